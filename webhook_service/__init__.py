@@ -1,0 +1,37 @@
+"""livepeer-webhooks: a verified Livepeer Studio webhook receiver with stream state in Redis."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from .config import Settings
+from .http import api, errors, health, ingest, requestlog
+from .http.proxy import ForwardedFor
+from .receiver import Receiver
+from .store import Store, connect
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the WSGI app: settings, Redis store, receiver, blueprints, error handlers."""
+    settings = settings or Settings.from_env(os.environ)
+    app = Flask(__name__)
+    app.config.update(
+        SETTINGS=settings,
+        OPS_API_TOKENS=settings.ops_tokens,
+        WEBHOOK_MAX_BODY_BYTES=settings.max_body_bytes,
+        # Every POST body is bounded, not only the webhook's.
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+    )
+    store = Store(connect(settings), settings.redis_key_prefix)
+    app.extensions["livepeer.store"] = store
+    app.extensions["livepeer.receiver"] = Receiver(
+        settings.webhook_secrets, settings.tolerance_seconds, store
+    )
+    requestlog.init_app(app)
+    errors.init_app(app)
+    for blueprint in (ingest.bp, api.bp, health.bp):
+        app.register_blueprint(blueprint)
+    app.wsgi_app = ForwardedFor(app.wsgi_app, settings.forwarded_allow_ips)  # type: ignore[method-assign]
+    return app

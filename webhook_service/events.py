@@ -1,0 +1,169 @@
+"""Parse and validate a Livepeer delivery body, scrub its secrets, judge its freshness (pure)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from .scrub import scrub
+
+TOKEN_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
+Token = Annotated[str, StringConstraints(pattern=TOKEN_PATTERN)]
+EventName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,100}$")]
+# ms since the epoch, from 1973 to year 33658: a value in seconds is far below the floor.
+EpochMs = Annotated[int, Field(ge=100_000_000_000, lt=10**15)]
+
+# Livepeer's documented event names; others are accepted but counted as "other" in metrics.
+KNOWN_EVENTS = frozenset(
+    {
+        "stream.started",
+        "stream.idle",
+        "stream.detection",
+        "recording.started",
+        "recording.waiting",
+        "recording.ready",
+        "multistream.connected",
+        "multistream.error",
+        "multistream.disconnected",
+        "asset.created",
+        "asset.updated",
+        "asset.ready",
+        "asset.failed",
+        "asset.deleted",
+        "task.spawned",
+        "task.updated",
+        "task.completed",
+        "task.failed",
+        "playback.accessControl",
+        "playback.user.new",
+    }
+)
+MAX_STORED_PAYLOAD_BYTES = 8192
+
+
+class EventError(Exception):
+    """Raised when a body is not a well-formed Livepeer delivery."""
+
+
+class FreshnessError(Exception):
+    """Raised when the signed body `timestamp` disagrees with the header or the clock."""
+
+    def __init__(self, reason: Literal["bad_signature", "stale"], detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+class _StreamRef(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+    id: Token
+
+
+class _SessionRef(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+    id: Token | None = None
+    parentId: Token | None = None
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+    session: _SessionRef | None = None
+
+
+class _Envelope(BaseModel):
+    """The fields the service relies on; everything else in the body is kept, not checked."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+    id: Token
+    event: EventName
+    timestamp: EpochMs
+    createdAt: EpochMs
+    webhookId: str | None = None
+    stream: _StreamRef | None = None
+    payload: _Payload | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A validated, scrubbed delivery: the event and the stream it belongs to."""
+
+    id: str
+    event: str
+    timestamp_ms: int
+    created_at_ms: int
+    stream_id: str | None
+    session_id: str | None
+    stream: dict[str, Any] | None
+    payload: dict[str, Any] | None
+
+    @property
+    def metric_name(self) -> str:
+        """The event name as a bounded metric label: unknown names count as `other`."""
+        return self.event if self.event in KNOWN_EVENTS else "other"
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or "body"
+    message = first["msg"]
+    if first["type"] in {"greater_than_equal", "less_than"} and where in {"timestamp", "createdAt"}:
+        message = "must be a Unix time in milliseconds"
+    return f"{where}: {message}"
+
+
+def parse_delivery(body: bytes) -> Delivery:
+    """Parse a raw delivery body; every failure is an EventError with a one-line reason."""
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        raise EventError("the body is not valid UTF-8 JSON") from None
+    if not isinstance(document, dict):
+        raise EventError(f"the body is JSON but not an object (got {type(document).__name__})")
+    try:
+        envelope = _Envelope.model_validate(document)
+    except ValidationError as error:
+        raise EventError(_describe(error)) from None
+    raw_stream = document.get("stream")
+    raw_payload = document.get("payload")
+    stream = scrub(raw_stream) if isinstance(raw_stream, dict) else None
+    payload = scrub(raw_payload) if isinstance(raw_payload, dict) else None
+    session = envelope.payload.session if envelope.payload else None
+    stream_id = envelope.stream.id if envelope.stream else (session.parentId if session else None)
+    return Delivery(
+        id=envelope.id,
+        event=envelope.event,
+        timestamp_ms=envelope.timestamp,
+        created_at_ms=envelope.createdAt,
+        stream_id=stream_id,
+        session_id=session.id if session else None,
+        stream=stream,
+        payload=payload,
+    )
+
+
+def check_freshness(
+    delivery: Delivery, header_t_ms: int, now_ms: int, tolerance_seconds: int
+) -> None:
+    """Require the signed body `timestamp` to equal the header's `t` and lie within tolerance.
+
+    The window is inclusive at both edges: exactly `tolerance_seconds` old (or ahead) passes.
+    """
+    if delivery.timestamp_ms != header_t_ms:
+        hint = ""
+        if header_t_ms * 1000 == delivery.timestamp_ms or header_t_ms < 100_000_000_000:
+            hint = " (t looks like seconds; Livepeer sends milliseconds)"
+        raise FreshnessError(
+            "bad_signature",
+            f"the body timestamp differs from t in Livepeer-Signature{hint}",
+        )
+    skew_ms = now_ms - delivery.timestamp_ms
+    if abs(skew_ms) > tolerance_seconds * 1000:
+        direction = "old" if skew_ms > 0 else "in the future"
+        raise FreshnessError(
+            "stale",
+            f"the delivery is {abs(skew_ms) // 1000} s {direction}, beyond the "
+            f"{tolerance_seconds} s tolerance: check that this host's clock is NTP-synced",
+        )

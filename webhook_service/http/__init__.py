@@ -1,0 +1,1 @@
+"""HTTP layer: blueprints that only translate between HTTP and the core."""

@@ -1,0 +1,98 @@
+"""The operator API under /api: stream state and timelines, bearer-token protected."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, Response, current_app, request
+from pydantic import BaseModel
+
+from ..models import EventList, EventPage, StreamPage, event_from_record, stream_from_record
+from ..pagination import Cursor, CursorError, parse_limit
+from ..store import StateFilter, Store
+from .auth import require_bearer
+from .errors import BadRequestError, NotFoundError
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+_STREAM_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+
+
+@bp.before_request
+def _authenticate() -> None:
+    require_bearer(current_app.config["OPS_API_TOKENS"])
+
+
+def _store() -> Store:
+    store: Store = current_app.extensions["livepeer.store"]
+    return store
+
+
+def _json(model: BaseModel) -> Response:
+    return Response(model.model_dump_json(), mimetype="application/json")
+
+
+def _paging() -> tuple[int, Cursor | None]:
+    try:
+        limit = parse_limit(request.args.get("limit"))
+        raw_cursor = request.args.get("cursor")
+        return limit, Cursor.decode(raw_cursor) if raw_cursor else None
+    except CursorError as error:
+        raise BadRequestError(str(error)) from None
+
+
+def _state() -> StateFilter:
+    state = request.args.get("state")
+    if state in (None, ""):
+        return None
+    if state == "active":
+        return "active"
+    if state == "idle":
+        return "idle"
+    raise BadRequestError("state must be 'active' or 'idle'")
+
+
+def _known_stream_id(stream_id: str) -> str:
+    if not _STREAM_ID.match(stream_id):
+        raise NotFoundError("no stream with that id has sent an event")
+    return stream_id
+
+
+@bp.get("/streams")
+def list_streams() -> Response:
+    state = _state()
+    limit, cursor = _paging()
+    records, after = _store().list_streams(state, limit, cursor)
+    page = StreamPage(
+        streams=[stream_from_record(r) for r in records],
+        next_cursor=after.encode() if after else None,
+    )
+    return _json(page)
+
+
+@bp.get("/streams/<stream_id>")
+def get_stream(stream_id: str) -> Response:
+    record = _store().get_stream(_known_stream_id(stream_id))
+    if record is None:
+        raise NotFoundError("no stream with that id has sent an event")
+    return _json(stream_from_record(record))
+
+
+@bp.get("/streams/<stream_id>/events")
+def stream_events(stream_id: str) -> Response:
+    limit, _ = _paging()
+    store = _store()
+    records = store.stream_events(_known_stream_id(stream_id), limit)
+    if not records and store.get_stream(stream_id) is None:
+        raise NotFoundError("no stream with that id has sent an event")
+    return _json(EventList(events=[event_from_record(r) for r in records]))
+
+
+@bp.get("/events")
+def list_events() -> Response:
+    limit, cursor = _paging()
+    records, after = _store().list_events(limit, cursor)
+    page = EventPage(
+        events=[event_from_record(r) for r in records],
+        next_cursor=after.encode() if after else None,
+    )
+    return _json(page)

@@ -1,0 +1,32 @@
+"""Bearer-token checks for /api/*: constant-time against every configured token."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Sequence
+
+from flask import request
+
+from ..config import Secret
+from .errors import UnauthorizedError
+
+
+def token_matches(presented: str, tokens: Sequence[Secret]) -> bool:
+    """True if `presented` equals one of `tokens`; compares with all of them, in constant time."""
+    candidate = presented.encode("utf-8", "surrogateescape")
+    matched = False
+    for token in tokens:
+        matched |= hmac.compare_digest(candidate, token.reveal().encode())
+    return matched
+
+
+def require_bearer(tokens: Sequence[Secret]) -> None:
+    """Raise UnauthorizedError unless the request carries one of `tokens` as a bearer token.
+
+    Only the Authorization header is read: a token in a query string ends up in access logs.
+    """
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        raise UnauthorizedError("send Authorization: Bearer <OPS_API_TOKEN>")
+    if not token_matches(presented.strip(), tokens):
+        raise UnauthorizedError("the bearer token is not valid")

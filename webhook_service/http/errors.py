@@ -1,0 +1,144 @@
+"""The service's HTTP errors and the one place that turns any of them into problem+json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, current_app, g, json
+from werkzeug.exceptions import HTTPException
+
+from ..events import EventError, FreshnessError
+from ..signature import SignatureError
+from ..store import StorageError
+
+# A URN keeps `type` a stable, dereference-free identifier (RFC 9457 allows any URI).
+PROBLEM_BASE = "urn:livepeer-webhooks:problem"
+
+
+class ServiceError(Exception):
+    """Base of every error a route raises on purpose; carries its HTTP status and title."""
+
+    status = 500
+    title = "Internal error"
+    slug = "internal"
+
+    def __init__(self, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers or {}
+
+
+class BadRequestError(ServiceError):
+    """Raised when query parameters or a request body are invalid."""
+
+    status, title, slug = 400, "Bad request", "bad-request"
+
+
+class MalformedDeliveryError(ServiceError):
+    """Raised when a signed delivery body is not a well-formed Livepeer event."""
+
+    status, title, slug = 400, "Malformed delivery", "malformed"
+
+
+class UnauthorizedError(ServiceError):
+    """Raised when a bearer token is missing or wrong."""
+
+    status, title, slug = 401, "Unauthorized", "unauthorized"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, {"WWW-Authenticate": 'Bearer realm="livepeer-webhooks"'})
+
+
+class BadSignatureError(ServiceError):
+    """Raised when Livepeer-Signature is missing, malformed or does not match."""
+
+    status, title, slug = 401, "Bad signature", "bad-signature"
+
+
+class StaleDeliveryError(ServiceError):
+    """Raised when a delivery's signed timestamp is outside the tolerance."""
+
+    status, title, slug = 401, "Stale delivery", "stale"
+
+
+class NotFoundError(ServiceError):
+    """Raised when a stream, event or route does not exist."""
+
+    status, title, slug = 404, "Not found", "not-found"
+
+
+class PayloadTooLargeError(ServiceError):
+    """Raised when a request body exceeds the configured limit."""
+
+    status, title, slug = 413, "Payload too large", "too-large"
+
+
+class StorageUnavailableError(ServiceError):
+    """Raised when Redis cannot be reached or refuses a write; the client should retry."""
+
+    status, title, slug = 503, "Storage unavailable", "storage-unavailable"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, {"Retry-After": "5"})
+
+
+def problem(status: int, title: str, detail: str, slug: str, headers: dict[str, str]) -> Response:
+    """An RFC 9457 problem+json response."""
+    body: dict[str, Any] = {
+        "type": f"{PROBLEM_BASE}:{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    response = Response(json.dumps(body), status, mimetype="application/problem+json")
+    response.headers.update(headers)
+    return response
+
+
+def _service_error(error: ServiceError) -> Response:
+    return problem(error.status, error.title, error.detail, error.slug, error.headers)
+
+
+def _core_error(error: Exception) -> Response:
+    """Map the pure core's errors to HTTP, and note the ingest outcome for logs and metrics."""
+    mapped: ServiceError
+    if isinstance(error, SignatureError):
+        g.outcome, g.reject_reason = "bad_signature", f"signature_{error.reason}"
+        mapped = BadSignatureError(error.detail)
+    elif isinstance(error, FreshnessError):
+        g.outcome, g.reject_reason = error.reason, error.reason
+        mapped = (
+            StaleDeliveryError(error.detail)
+            if error.reason == "stale"
+            else BadSignatureError(error.detail)
+        )
+    elif isinstance(error, EventError):
+        g.outcome = g.reject_reason = "malformed"
+        mapped = MalformedDeliveryError(str(error))
+    else:
+        g.outcome = "storage_error"
+        current_app.logger.warning("storage unavailable: %s", error)
+        mapped = StorageUnavailableError("storage is unavailable; retry later")
+    return _service_error(mapped)
+
+
+def _http_exception(error: HTTPException) -> Response:
+    status = error.code or 500
+    headers = {k: v for k, v in error.get_headers() if k.lower() in {"allow", "retry-after"}}
+    slug = (error.name or "error").lower().replace(" ", "-")
+    return problem(status, error.name or "Error", error.description or "", slug, headers)
+
+
+def _unexpected(error: Exception) -> Response:
+    # Log the traceback, never show it: it could carry request data.
+    current_app.logger.exception("unhandled error", exc_info=error)
+    return problem(500, "Internal error", "an unexpected error occurred", "internal", {})
+
+
+def init_app(app: Flask) -> None:
+    """Register the problem+json handlers."""
+    app.register_error_handler(ServiceError, _service_error)
+    for core_error in (SignatureError, FreshnessError, EventError, StorageError):
+        app.register_error_handler(core_error, _core_error)
+    app.register_error_handler(HTTPException, _http_exception)
+    app.register_error_handler(Exception, _unexpected)

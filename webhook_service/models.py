@@ -1,0 +1,132 @@
+"""The JSON shapes the service answers with (contract field names), built from stored records."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+def iso_from_ms(ms: int | None) -> str | None:
+    """Milliseconds since the epoch as an ISO-8601 UTC string with millisecond precision."""
+    if ms is None:
+        return None
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Session(BaseModel):
+    """One broadcast of a stream and its recording, as recording.* deliveries described it."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    recording_status: str | None = None
+    recording_url: str | None = None
+    mp4_url: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class Stream(BaseModel):
+    """A stream's state as this service knows it from webhook deliveries."""
+
+    id: str
+    name: str | None
+    playback_id: str | None
+    state: Literal["active", "idle"]
+    last_event: str | None
+    last_event_at: str | None
+    record: bool | None
+    playback_policy: str | None
+    sessions: list[Session]
+    playback_policy_webhook_id: str | None = None
+    suspended: bool | None = None
+    created_at: str | None = None
+    last_started_at: str | None = None
+    last_idle_at: str | None = None
+    first_received_at: str | None = None
+    last_received_at: str | None = None
+
+
+class Event(BaseModel):
+    """One accepted delivery in a timeline (secrets scrubbed, large payloads omitted)."""
+
+    id: str
+    event: str
+    created_at: str
+    received_at: str
+    stream_id: str | None
+    session_id: str | None
+    asset_id: str | None = None
+    task_id: str | None = None
+    payload: dict[str, Any] | None = None
+    payload_truncated: bool = False
+
+
+class StreamPage(BaseModel):
+    streams: list[Stream]
+    next_cursor: str | None
+
+
+class EventList(BaseModel):
+    events: list[Event]
+
+
+class EventPage(BaseModel):
+    events: list[Event]
+    next_cursor: str | None
+
+
+class IngestAck(BaseModel):
+    """The answer to an accepted delivery."""
+
+    id: str
+    event: str
+    duplicate: bool
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+
+
+def stream_from_record(record: dict[str, Any]) -> Stream:
+    """Build the Stream shape from the store's decoded hash."""
+    sessions = [
+        Session(
+            id=s["id"],
+            recording_status=s.get("recording_status"),
+            recording_url=s.get("recording_url"),
+            mp4_url=s.get("mp4_url"),
+            created_at=iso_from_ms(s.get("created_at")),
+            updated_at=iso_from_ms(s.get("updated_at")),
+        )
+        for s in record["sessions"]
+    ]
+    times = (
+        "last_event_at",
+        "created_at",
+        "last_started_at",
+        "last_idle_at",
+        "first_received_at",
+        "last_received_at",
+    )
+    shaped: dict[str, Any] = {k: v for k, v in record.items() if k != "sessions"}
+    shaped.update({key: iso_from_ms(record.get(key)) for key in times})
+    return Stream.model_validate({**shaped, "sessions": sessions})
+
+
+def event_from_record(record: dict[str, Any]) -> Event:
+    """Build the Event shape from a stored timeline record."""
+    return Event(
+        **{
+            **record,
+            "created_at": iso_from_ms(record["created_at"]),
+            "received_at": iso_from_ms(record["received_at"]),
+        }
+    )

@@ -1,0 +1,331 @@
+"""Redis: apply events atomically and read stream state, timelines and indexes back.
+
+The only module that speaks Redis. Key layout (every key starts with the configured prefix):
+
+    {p}:{<stream id>}:stream       hash   stream attributes, state, version
+    {p}:{<stream id>}:timeline     zset   event id by createdAt (bounded)
+    {p}:{<stream id>}:events       hash   event id -> record JSON (same ids as the timeline)
+    {p}:{<stream id>}:sessions     hash   session id -> session JSON (bounded)
+    {p}:{<stream id>}:seen:<event> string dedupe claim, expires after CLAIM_TTL_SECONDS
+    {p}:{~global}:streams          zset   stream id by last_event_at (also :active, :idle)
+    {p}:{~global}:versions         hash   stream id -> stream version last indexed
+    {p}:{~global}:events           zset   event id by createdAt, all streams and assets (bounded)
+    {p}:{~global}:event-data       hash   event id -> record JSON
+    {p}:{~global}:seen:<event>     string dedupe claim of an event that has no stream
+
+Keys of one stream share a hash tag, so one Lua script applies an event on a Redis Cluster.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import redis
+from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
+from redis.retry import Retry
+
+from .config import Settings
+from .pagination import Cursor
+from .store_scripts import APPLY_GLOBAL_EVENT, APPLY_STREAM_EVENT, INDEX_STREAM_EVENT
+from .stream_update import StreamUpdate
+
+# Livepeer retries for ~24 h and operators may resend from its log later still.
+CLAIM_TTL_SECONDS = 3 * 24 * 3600
+TIMELINE_MAX = 100
+SESSIONS_MAX = 20
+GLOBAL_EVENTS_MAX = 10_000
+StateFilter = Literal["active", "idle"] | None
+
+
+class StorageError(Exception):
+    """Raised when Redis is unreachable, too slow, or refuses a command."""
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """What applying a delivery did: `duplicate` is true when the event id was seen before."""
+
+    duplicate: bool
+
+
+def connect(settings: Settings) -> redis.Redis | RedisCluster:
+    """Build a Redis client from settings: short timeouts, one retry on a dropped connection."""
+    if settings.redis_url is None:
+        raise StorageError("no REDIS_URL: start the service with `livepeer-webhooks serve`")
+    options: dict[str, Any] = {
+        "socket_timeout": settings.redis_timeout_seconds,
+        "socket_connect_timeout": settings.redis_timeout_seconds,
+        # One immediate retry heals a pooled connection that Redis closed (restart, idle
+        # timeout). Re-running a script is safe: a repeated apply is detected as a duplicate.
+        "retry": Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+        "health_check_interval": 30,
+    }
+    if settings.redis_url.startswith("rediss://"):
+        options["ssl_cert_reqs"] = settings.redis_ssl_cert_reqs
+    if settings.redis_cluster:
+        options.pop("health_check_interval")
+        return RedisCluster.from_url(settings.redis_url, **options)
+    return redis.Redis.from_url(settings.redis_url, **options)
+
+
+@contextmanager
+def _redis_errors() -> Iterator[None]:
+    try:
+        yield
+    except (redis.RedisError, OSError) as error:
+        # The message can name a host but never carries the URL's password.
+        raise StorageError(f"Redis failed: {type(error).__name__}") from error
+
+
+class Store:
+    """Stream state, timelines and indexes in Redis, behind the key layout in the module doc."""
+
+    def __init__(self, client: redis.Redis | RedisCluster, prefix: str = "lp") -> None:
+        # Any: redis-py's return types are unions over decode_responses and cluster mode.
+        self._client: Any = client
+        self._prefix = prefix
+        self._cluster = isinstance(client, RedisCluster)
+        self._apply_stream = client.register_script(APPLY_STREAM_EVENT)
+        self._index_stream = client.register_script(INDEX_STREAM_EVENT)
+        self._apply_global = client.register_script(APPLY_GLOBAL_EVENT)
+
+    # Keys --------------------------------------------------------------------------------
+    def stream_key(self, stream_id: str, part: str) -> str:
+        return f"{self._prefix}:{{{stream_id}}}:{part}"
+
+    def global_key(self, part: str) -> str:
+        return f"{self._prefix}:{{~global}}:{part}"
+
+    def _global_index_keys(self) -> list[str]:
+        return [
+            self.global_key("streams"),
+            self.global_key("streams:active"),
+            self.global_key("streams:idle"),
+            self.global_key("versions"),
+            self.global_key("events"),
+            self.global_key("event-data"),
+        ]
+
+    # Writes ------------------------------------------------------------------------------
+    def apply(self, update: StreamUpdate) -> ApplyResult:
+        """Apply an event: stream part atomically, then the idempotent global index step."""
+        with _redis_errors():
+            if update.stream_id is None:
+                duplicate = self._apply_global(
+                    keys=[
+                        self.global_key("events"),
+                        self.global_key("event-data"),
+                        self.global_key(f"seen:{update.event_id}"),
+                    ],
+                    args=[*self._global_args(update), CLAIM_TTL_SECONDS],
+                )
+                return ApplyResult(duplicate=bool(duplicate))
+            if self._cluster:
+                return self._apply_cluster(update)
+            return self._apply_single(update)
+
+    def _stream_args(self, update: StreamUpdate) -> tuple[list[str], list[Any]]:
+        sid = update.stream_id
+        assert sid is not None
+        keys = [
+            self.stream_key(sid, "stream"),
+            self.stream_key(sid, "timeline"),
+            self.stream_key(sid, "events"),
+            self.stream_key(sid, f"seen:{update.event_id}"),
+            self.stream_key(sid, "sessions"),
+        ]
+        args: list[Any] = [
+            update.event_id,
+            update.event,
+            update.created_at_ms,
+            update.received_at_ms,
+            update.record_json,
+            CLAIM_TTL_SECONDS,
+            TIMELINE_MAX,
+            update.state or "",
+            update.session_id or "",
+            update.session_json or "",
+            SESSIONS_MAX,
+        ]
+        for field, value in update.fields.items():
+            args.extend((field, value))
+        return keys, args
+
+    def _global_args(self, update: StreamUpdate) -> list[Any]:
+        return [update.event_id, update.created_at_ms, update.record_json, GLOBAL_EVENTS_MAX]
+
+    def _apply_single(self, update: StreamUpdate) -> ApplyResult:
+        """One round trip: both scripts pipelined; the index step reads the stream hash."""
+        keys, args = self._stream_args(update)
+        index_keys = [*self._global_index_keys(), keys[0]]
+        index_args = [*self._global_args(update), update.stream_id, "", "", ""]
+        results = self._run_pipelined(
+            (self._apply_stream, keys, args), (self._index_stream, index_keys, index_args)
+        )
+        return ApplyResult(duplicate=bool(results[0][0]))
+
+    def _run_pipelined(self, *calls: tuple[Any, list[str], list[Any]]) -> list[Any]:
+        """EVALSHA the scripts in one pipeline; load them and retry once if Redis lost them.
+
+        redis-py's own pipeline script support asks SCRIPT EXISTS first: a second round trip.
+        """
+        for attempt in range(2):
+            pipe = self._client.pipeline(transaction=False)
+            for script, keys, args in calls:
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
+            results = pipe.execute(raise_on_error=False)
+            errors = [r for r in results if isinstance(r, Exception)]
+            if not errors:
+                return list(results)
+            if attempt == 0 and all(isinstance(e, redis.exceptions.NoScriptError) for e in errors):
+                for script, _, _ in calls:
+                    self._client.script_load(script.script)
+                continue
+            raise errors[0]
+        raise AssertionError("unreachable")
+
+    def _apply_cluster(self, update: StreamUpdate) -> ApplyResult:
+        """Two round trips: the stream's slot, then the global slot with the stream's version."""
+        keys, args = self._stream_args(update)
+        duplicate, version = self._apply_stream(keys=keys, args=args)
+        sid = update.stream_id
+        assert sid is not None
+        state, last_at = self._client.hmget(keys[0], ["state", "last_event_at"])
+        self._index_stream(
+            keys=self._global_index_keys(),
+            args=[
+                *self._global_args(update),
+                sid,
+                version,
+                (state or b"idle").decode(),
+                (last_at or b"0").decode(),
+            ],
+        )
+        return ApplyResult(duplicate=bool(duplicate))
+
+    # Reads -------------------------------------------------------------------------------
+    def ping(self) -> bool:
+        """True when Redis answers."""
+        with _redis_errors():
+            return bool(self._client.ping())
+
+    def get_stream(self, stream_id: str) -> dict[str, Any] | None:
+        """The stream's stored attributes and sessions, or None if no event was ever applied."""
+        return self.get_streams([stream_id])[0]
+
+    def get_streams(self, stream_ids: list[str]) -> list[dict[str, Any] | None]:
+        with _redis_errors():
+            pipe = self._client.pipeline(transaction=False)
+            for sid in stream_ids:
+                pipe.hgetall(self.stream_key(sid, "stream"))
+                pipe.hvals(self.stream_key(sid, "sessions"))
+            raw = pipe.execute()
+        streams: list[dict[str, Any] | None] = []
+        for i, sid in enumerate(stream_ids):
+            fields, sessions = raw[2 * i], raw[2 * i + 1]
+            streams.append(_decode_stream(sid, fields, sessions) if fields else None)
+        return streams
+
+    def stream_events(self, stream_id: str, limit: int) -> list[dict[str, Any]]:
+        """The stream's timeline, newest createdAt first."""
+        with _redis_errors():
+            ids = self._client.zrevrange(self.stream_key(stream_id, "timeline"), 0, limit - 1)
+            if not ids:
+                return []
+            records = self._client.hmget(self.stream_key(stream_id, "events"), ids)
+        return [json.loads(r) for r in records if r is not None]
+
+    def list_streams(
+        self, state: StateFilter, limit: int, cursor: Cursor | None
+    ) -> tuple[list[dict[str, Any]], Cursor | None]:
+        """A page of streams, most recent last_event_at first, from the index (no SCAN)."""
+        index = self.global_key(f"streams:{state}" if state else "streams")
+        with _redis_errors():
+            page, after = self._page(index, limit, cursor)
+        streams = [s for s in self.get_streams([member for member, _ in page]) if s]
+        return streams, after
+
+    def list_events(
+        self, limit: int, cursor: Cursor | None
+    ) -> tuple[list[dict[str, Any]], Cursor | None]:
+        """A page of the global timeline, newest createdAt first."""
+        with _redis_errors():
+            page, after = self._page(self.global_key("events"), limit, cursor)
+            if not page:
+                return [], None
+            records = self._client.hmget(
+                self.global_key("event-data"), [member for member, _ in page]
+            )
+        return [json.loads(r) for r in records if r is not None], after
+
+    def _page(
+        self, key: str, limit: int, cursor: Cursor | None
+    ) -> tuple[list[tuple[str, int]], Cursor | None]:
+        """Keyset pagination over a zset in (score desc, member desc) order.
+
+        Members tied with the cursor's score are skipped up to and including its member; ties
+        are rare (same millisecond), so this is almost always one ZRANGE.
+        """
+        top: str = "+inf" if cursor is None else str(cursor.score)
+        batch = limit + 1
+        offset = 0
+        page: list[tuple[str, int]] = []
+        while len(page) <= limit:
+            rows = self._client.zrevrangebyscore(
+                key, top, "-inf", start=offset, num=batch, withscores=True
+            )
+            for raw_member, raw_score in rows:
+                member, score = raw_member.decode(), int(raw_score)
+                if cursor and score == cursor.score and member >= cursor.member:
+                    continue
+                page.append((member, score))
+            if len(rows) < batch:
+                break
+            offset += batch
+        has_more = len(page) > limit
+        page = page[:limit]
+        after = Cursor(page[-1][1], page[-1][0]) if has_more and page else None
+        return page, after
+
+
+def _load(value: bytes | None) -> Any:
+    return json.loads(value) if value is not None else None
+
+
+def _int(value: bytes | None) -> int | None:
+    return int(value) if value is not None else None
+
+
+def _decode_stream(
+    stream_id: str, fields: dict[bytes, bytes], sessions: list[bytes]
+) -> dict[str, Any]:
+    """Turn the stored hash into the Stream shape (times stay in ms; the API formats them)."""
+    get = fields.get
+    decoded_sessions = sorted(
+        (json.loads(s) for s in sessions),
+        key=lambda s: (s.get("created_at") or s.get("updated_at") or 0, s.get("id", "")),
+        reverse=True,
+    )
+    return {
+        "id": stream_id,
+        "name": _load(get(b"name")),
+        "playback_id": _load(get(b"playback_id")),
+        "state": (get(b"state") or b"idle").decode(),
+        "last_event": (get(b"last_event") or b"").decode() or None,
+        "last_event_at": _int(get(b"last_event_at")),
+        "last_started_at": _int(get(b"last_started_at")),
+        "last_idle_at": _int(get(b"last_idle_at")),
+        "record": _load(get(b"record")),
+        "suspended": _load(get(b"suspended")),
+        "playback_policy": _load(get(b"playback_policy")),
+        "playback_policy_webhook_id": _load(get(b"playback_policy_webhook_id")),
+        "created_at": _load(get(b"created_at")),
+        "first_received_at": _int(get(b"first_received_at")),
+        "last_received_at": _int(get(b"last_received_at")),
+        "sessions": decoded_sessions,
+    }

@@ -1,0 +1,153 @@
+"""What one accepted delivery changes: its timeline record, stream fields and session (pure).
+
+The store applies these with ordering rules (by `createdAt`); this module only decides what the
+event says, so the rules about Livepeer's payloads live in one place and are unit-tested.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .events import MAX_STORED_PAYLOAD_BYTES, Delivery
+
+StreamState = Literal["active", "idle"]
+STATE_EVENTS: dict[str, StreamState] = {"stream.started": "active", "stream.idle": "idle"}
+POLICY_TYPES = frozenset({"public", "jwt", "webhook"})
+
+
+@dataclass(frozen=True)
+class StreamUpdate:
+    """Everything the store writes for one event.
+
+    `fields` are stream attributes (values JSON-encoded), applied only if no newer event set
+    them; `session` is a partial session object merged field by field, newest event first.
+    """
+
+    event_id: str
+    event: str
+    created_at_ms: int
+    received_at_ms: int
+    stream_id: str | None
+    record_json: str
+    state: StreamState | None
+    fields: dict[str, str]
+    session_id: str | None
+    session_json: str | None
+
+
+def _policy(stream: dict[str, Any]) -> dict[str, str]:
+    if "playbackPolicy" not in stream:
+        return {}
+    policy = stream["playbackPolicy"]
+    kind = policy.get("type") if isinstance(policy, dict) else None
+    if policy is None or kind is None:
+        return {"playback_policy": json.dumps("public")}
+    fields = {"playback_policy": json.dumps(kind if kind in POLICY_TYPES else str(kind)[:32])}
+    webhook_id = policy.get("webhookId") if isinstance(policy, dict) else None
+    if isinstance(webhook_id, str):
+        fields["playback_policy_webhook_id"] = json.dumps(webhook_id[:128])
+    return fields
+
+
+def _stream_fields(stream: dict[str, Any] | None) -> dict[str, str]:
+    """Pick the stream attributes operators need from the (scrubbed) stream object."""
+    if not stream:
+        return {}
+    fields: dict[str, str] = {}
+    for source, target, kind in (
+        ("name", "name", str),
+        ("playbackId", "playback_id", str),
+        ("record", "record", bool),
+        ("suspended", "suspended", bool),
+        ("createdAt", "created_at", int),
+    ):
+        value = stream.get(source)
+        if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+            fields[target] = json.dumps(value[:256] if isinstance(value, str) else value)
+    fields.update(_policy(stream))
+    return fields
+
+
+def _first_str(*values: Any) -> str | None:
+    for value in values:
+        if isinstance(value, str) and value:
+            return value[:2048]
+    return None
+
+
+def _session(delivery: Delivery) -> dict[str, Any] | None:
+    """The session as recording.* payloads describe it (fields not given stay unset)."""
+    payload = delivery.payload or {}
+    raw = payload.get("session")
+    if delivery.session_id is None or not isinstance(raw, dict):
+        return None
+    status = _first_str(raw.get("recordingStatus"))
+    if status is None and delivery.event == "recording.ready":
+        status = "ready"
+    session: dict[str, Any] = {
+        "id": delivery.session_id,
+        "recording_status": status,
+        "recording_url": _first_str(payload.get("recordingUrl"), raw.get("recordingUrl")),
+        "mp4_url": _first_str(payload.get("mp4Url"), raw.get("mp4Url")),
+        "created_at": raw.get("createdAt") if isinstance(raw.get("createdAt"), int) else None,
+        "last_seen": raw.get("lastSeen") if isinstance(raw.get("lastSeen"), int) else None,
+        "source_segments": raw.get("sourceSegments")
+        if isinstance(raw.get("sourceSegments"), int)
+        else None,
+    }
+    return {key: value for key, value in session.items() if value is not None}
+
+
+def _subject_ids(payload: dict[str, Any]) -> dict[str, str]:
+    """Asset and task ids of asset.* / task.* events: a recording asset's id is its session id."""
+    ids: dict[str, str] = {}
+    asset = payload.get("asset")
+    if isinstance(asset, dict) and isinstance(asset.get("id"), str):
+        ids["asset_id"] = asset["id"][:128]
+    task = payload.get("task")
+    if isinstance(task, dict):
+        if isinstance(task.get("id"), str):
+            ids["task_id"] = task["id"][:128]
+        snapshot = task.get("snapshot")
+        if isinstance(snapshot, dict) and isinstance(snapshot.get("outputAssetId"), str):
+            ids["asset_id"] = snapshot["outputAssetId"][:128]
+    return ids
+
+
+def event_record(delivery: Delivery, received_at_ms: int) -> dict[str, Any]:
+    """The timeline entry for a delivery: identity, times, and the payload when it is small."""
+    record: dict[str, Any] = {
+        "id": delivery.id,
+        "event": delivery.event,
+        "created_at": delivery.created_at_ms,
+        "received_at": received_at_ms,
+        "stream_id": delivery.stream_id,
+        "session_id": delivery.session_id,
+    }
+    if delivery.payload:
+        record.update(_subject_ids(delivery.payload))
+        encoded = json.dumps(delivery.payload, separators=(",", ":"))
+        if len(encoded) <= MAX_STORED_PAYLOAD_BYTES:
+            record["payload"] = delivery.payload
+        else:
+            record["payload_truncated"] = True
+    return record
+
+
+def build_update(delivery: Delivery, received_at_ms: int) -> StreamUpdate:
+    """Turn a delivery into the writes the store applies for it."""
+    session = _session(delivery)
+    return StreamUpdate(
+        event_id=delivery.id,
+        event=delivery.event,
+        created_at_ms=delivery.created_at_ms,
+        received_at_ms=received_at_ms,
+        stream_id=delivery.stream_id,
+        record_json=json.dumps(event_record(delivery, received_at_ms), separators=(",", ":")),
+        state=STATE_EVENTS.get(delivery.event),
+        fields=_stream_fields(delivery.stream),
+        session_id=delivery.session_id if session else None,
+        session_json=json.dumps(session, separators=(",", ":")) if session else None,
+    )
