@@ -60,3 +60,23 @@ def configure_logging(fmt: str = "json", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+
+
+def dict_config(fmt: str = "json", level: str = "INFO") -> dict[str, Any]:
+    """A logging.config dict that puts the root logger and gunicorn's own in our format."""
+    handler = {
+        "class": "logging.StreamHandler",
+        "formatter": "service",
+        "stream": "ext://sys.stderr",
+    }
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"service": {"()": make_formatter, "fmt": fmt}},
+        "handlers": {"stderr": handler},
+        "root": {"handlers": ["stderr"], "level": level},
+        "loggers": {
+            "gunicorn.error": {"handlers": ["stderr"], "level": level, "propagate": False},
+            "gunicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+        },
+    }

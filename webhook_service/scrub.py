@@ -15,7 +15,11 @@ _MAX_DEPTH = 32
 
 
 def strip_credentials(url: str) -> str:
-    """Drop userinfo and the query string (tokens often ride there) from a URL."""
+    """Keep only scheme, host and port of a URL.
+
+    Userinfo and query strings carry credentials, and an RTMP path ends in the upstream's
+    stream key; the host is what an operator needs to see where a stream is pulled from.
+    """
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
@@ -23,7 +27,7 @@ def strip_credentials(url: str) -> str:
             host = f"{host}:{parts.port}"
     except ValueError:
         return "[unparseable url removed]"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    return urlunsplit((parts.scheme, host, "", "", ""))
 
 
 def scrub(value: dict[str, Any], depth: int = 0) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..receiver import Receiver
 from .errors import PayloadTooLargeError
@@ -15,14 +14,20 @@ SIGNATURE_HEADER = "Livepeer-Signature"
 
 
 def read_body(limit: int) -> bytes:
-    """Read the raw body, refusing more than `limit` bytes (chunked bodies included)."""
+    """Read the raw body, refusing more than `limit` bytes (chunked bodies included).
+
+    Reads `wsgi.input` directly: werkzeug's max-length stream cannot tell a chunked body of
+    exactly `limit` bytes from a longer one. Without Content-Length the server must have
+    terminated the input (gunicorn de-chunks and does); otherwise there is nothing safe to read.
+    """
+    environ = request.environ
+    length = request.content_length
     body = b""
-    if request.content_length is None or request.content_length <= limit:
-        try:
-            body = request.stream.read(limit + 1)
-        except RequestEntityTooLarge:
-            body = b"x" * (limit + 1)
-    if request.content_length is not None and request.content_length > limit or len(body) > limit:
+    if length is not None and length <= limit:
+        body = environ["wsgi.input"].read(length)
+    elif length is None and environ.get("wsgi.input_terminated"):
+        body = environ["wsgi.input"].read(limit + 1)
+    if (length or 0) > limit or len(body) > limit:
         g.outcome = "too_large"
         raise PayloadTooLargeError(f"the body is larger than {limit} bytes")
     return body

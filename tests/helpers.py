@@ -1,0 +1,96 @@
+"""Test helpers: secrets, delivery builders, signing, ports (imported by the tests)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import uuid
+from typing import Any
+
+from webhook_service.config import Secret, Settings
+from webhook_service.signature import format_header
+
+SECRET = "whsec-test-3f1d"
+OTHER_SECRET = "whsec-rotated-9a7b"
+TOKEN = "ops-token-test-6c2e"
+SECOND_TOKEN = "ops-token-second-81d0"
+NOW_MS = 1_764_086_400_000
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def make_settings(redis_url: str | None, key_prefix: str = "lp", **overrides: Any) -> Settings:
+    base: dict[str, Any] = {
+        "webhook_secrets": (Secret(SECRET), Secret(OTHER_SECRET)),
+        "ops_tokens": (Secret(TOKEN), Secret(SECOND_TOKEN)),
+        "redis_url": redis_url,
+        "redis_key_prefix": key_prefix,
+        "redis_timeout_seconds": 1.0,
+    }
+    base.update(overrides)
+    return Settings(**base)
+
+
+def auth(token: str = TOKEN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def delivery(
+    event: str = "stream.started",
+    stream_id: str | None = "stream-1",
+    created_at: int | None = None,
+    timestamp: int | None = None,
+    event_id: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A delivery body shaped like Livepeer's, with times around the real clock."""
+    now = now_ms()
+    body: dict[str, Any] = {
+        "id": event_id or str(uuid.uuid4()),
+        "webhookId": "wh-1",
+        "createdAt": created_at if created_at is not None else now - 500,
+        "timestamp": timestamp if timestamp is not None else now,
+        "event": event,
+    }
+    if stream_id is not None:
+        body["stream"] = {
+            "id": stream_id,
+            "name": f"name of {stream_id}",
+            "playbackId": f"pb{stream_id.replace('-', '')}"[:16],
+            "record": True,
+            "isActive": event == "stream.started",
+        }
+    body.update(extra)
+    return body
+
+
+def signed(body: dict[str, Any] | bytes, secret: str = SECRET, t: int | None = None):
+    """(raw bytes, headers) of a delivery signed with `secret`; `t` defaults to body timestamp."""
+    raw = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
+    if t is None:
+        t = body["timestamp"] if isinstance(body, dict) else NOW_MS
+    headers = {
+        "Content-Type": "application/json",
+        "Livepeer-Signature": format_header(raw, secret, t),
+    }
+    return raw, headers
+
+
+def post_delivery(client, body: dict[str, Any], secret: str = SECRET, **kwargs: Any):
+    raw, headers = signed(body, secret)
+    headers.update(kwargs.pop("headers", {}))
+    return client.post("/webhooks/livepeer", data=raw, headers=headers, **kwargs)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def dead_redis_url() -> str:
+    """A redis:// URL on a port where nothing listens."""
+    return f"redis://127.0.0.1:{free_port()}/0"

@@ -1,0 +1,35 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from helpers import dead_redis_url, make_settings
+
+from webhook_service import create_app
+
+
+def test_healthz_and_readyz_with_redis(client):
+    """Both answer 200 while Redis is up."""
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").get_json() == {"status": "ready", "redis": "ok"}
+
+
+def test_readyz_is_503_and_healthz_200_when_redis_is_down(key_prefix):
+    """Readiness fails with Redis; liveness does not touch it."""
+    client = create_app(make_settings(dead_redis_url(), key_prefix)).test_client()
+    assert client.get("/healthz").status_code == 200
+    response = client.get("/readyz")
+    assert response.status_code == 503 and response.mimetype == "application/problem+json"
+
+
+def test_request_id_is_honoured_or_made(client):
+    """X-Request-ID comes back as sent, or a new one is generated; junk is replaced."""
+    assert (
+        client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"]
+        == "abc-123"
+    )
+    made = client.get("/healthz").headers["X-Request-ID"]
+    assert len(made) == 32
+    assert (
+        client.get("/healthz", headers={"X-Request-ID": "bad id;x"}).headers["X-Request-ID"]
+        != "bad id;x"
+    )

@@ -1,0 +1,83 @@
+"""The production server: gunicorn with gthread workers, as `livepeer-webhooks serve` runs it."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from .config import Settings
+from .embedded_redis import EmbeddedRedis
+from .logs import configure_logging, dict_config
+
+logger = logging.getLogger(__name__)
+
+# Livepeer waits 30 s for an answer; Heroku gives a dyno 30 s between SIGTERM and SIGKILL.
+GRACEFUL_TIMEOUT_SECONDS = 25
+
+
+def gunicorn_options(settings: Settings, host: str, log_format: str) -> dict[str, Any]:
+    """Gunicorn settings derived from ours; the Procfile and Dockerfile get them via `serve`."""
+    return {
+        "bind": f"{host}:{settings.port}",
+        "workers": settings.web_concurrency,
+        # Threads, so a slow diagnosis probe blocks one thread, never a whole worker.
+        "worker_class": "gthread",
+        "threads": settings.threads,
+        "timeout": 30,
+        "graceful_timeout": GRACEFUL_TIMEOUT_SECONDS,
+        "keepalive": 5,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
+        "accesslog": None,
+        "logconfig_dict": dict_config(log_format),
+        # The heartbeat file on tmpfs: a container's overlay filesystem can stall it.
+        "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
+        "proc_name": "livepeer-webhooks",
+        # gunicorn 27's control socket would live in $HOME, which a container user may not own.
+        "control_socket_disable": True,
+    }
+
+
+class _Server(BaseApplication):  # type: ignore[misc]
+    def __init__(self, options: dict[str, Any], factory: Callable[[], Any]) -> None:
+        self._options = options
+        self._factory = factory
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            # Settings an older gunicorn lacks are skipped rather than failing startup.
+            if value is not None and key in self.cfg.settings:
+                self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return self._factory()
+
+
+def serve(settings: Settings, host: str = "0.0.0.0", log_format: str = "json") -> None:
+    """Run gunicorn until SIGTERM/SIGINT; with no REDIS_URL, bring up an embedded Redis first.
+
+    The embedded server is started before the workers fork, so all of them share it, and it is
+    stopped when gunicorn returns (or dies: see embedded_redis._die_with_parent).
+    """
+    from . import create_app
+
+    configure_logging(log_format)
+    embedded: EmbeddedRedis | None = None
+    if settings.redis_url is None:
+        embedded = EmbeddedRedis().start()
+        os.environ["REDIS_URL"] = embedded.url
+        logger.warning(
+            "REDIS_URL is not set: using an embedded redis-server whose data is lost when the "
+            "service stops; set REDIS_URL in production",
+            extra={"redis_pid": embedded.pid},
+        )
+    try:
+        _Server(gunicorn_options(settings, host, log_format), create_app).run()
+    finally:
+        if embedded is not None:
+            embedded.stop()
+            logger.info("embedded redis-server stopped")
