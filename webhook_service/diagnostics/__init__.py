@@ -1,0 +1,1 @@
+"""Diagnosis of the five video failures (and AI calls): pure decisions plus fact gathering."""

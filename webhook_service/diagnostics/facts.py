@@ -1,0 +1,199 @@
+"""The facts each check decides on, gathered from Redis, the Livepeer API and the CDN.
+
+Every field that could not be gathered is None, and the check skips the rows that need it
+(DESIGN.md: a row whose facts are missing is skipped). `*_error` fields say why a source failed
+("timeout", "HTTP 502", "not JSON", ...), for `evidence.reason`.
+Times are milliseconds since the epoch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    """One probe: final status and a bounded body, or the error that prevented an answer."""
+
+    url: str  # final URL after redirects, with any query string removed
+    status: int | None = None
+    body: str | None = None  # at most ~64 KiB, decoded as UTF-8 with replacement
+    content_type: str | None = None
+    error: str | None = None  # "timeout", "connection refused", "redirect to a disallowed host"
+    redirects: int = 0
+    elapsed_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class ApiStream:
+    """The fields of Livepeer's GET /stream/{id} the checks use (the stream key is not kept)."""
+
+    id: str
+    name: str | None = None
+    playback_id: str | None = None
+    is_active: bool | None = None
+    suspended: bool | None = None
+    deleted: bool | None = None
+    record: bool | None = None
+    playback_policy: str | None = None  # "public" | "jwt" | "webhook"
+    playback_policy_webhook_id: str | None = None
+    last_seen_ms: int | None = None
+    source_segments: int | None = None
+
+
+@dataclass(frozen=True)
+class ApiSession:
+    """A session from GET /session?parentId=..., as the recording check uses it."""
+
+    id: str
+    created_at_ms: int | None = None
+    last_seen_ms: int | None = None
+    recording_status: str | None = None  # waiting | ready | failed | deleted | none
+    recording_url: str | None = None
+    mp4_url: str | None = None
+    source_segments: int | None = None
+
+
+@dataclass(frozen=True)
+class ApiWebhook:
+    """A webhook from GET /webhook or /webhook/{id} (never its sharedSecret)."""
+
+    id: str
+    url: str
+    events: tuple[str, ...] = ()
+    last_triggered_at_ms: int | None = None
+    last_failure_at_ms: int | None = None
+    last_failure_status: int | None = None
+    last_failure_error: str | None = None
+
+
+@dataclass(frozen=True)
+class WebhookLogEntry:
+    """One row of GET /webhook/{id}/log."""
+
+    id: str
+    event: str | None
+    created_at_ms: int | None
+    success: bool | None
+    response_status: int | None  # None on timeout or network error
+    event_id: str | None = None  # the delivery's body `id`, when request.body parses
+
+
+@dataclass(frozen=True)
+class LocalStream:
+    """What this service's own records say about a stream (None when it never sent an event)."""
+
+    id: str
+    state: str  # "active" | "idle"
+    playback_id: str | None
+    record: bool | None
+    playback_policy: str | None
+    playback_policy_webhook_id: str | None
+    last_started_at_ms: int | None
+    last_idle_at_ms: int | None
+    sessions: tuple[dict[str, Any], ...] = ()  # stored session dicts, newest first
+
+
+@dataclass(frozen=True)
+class RtmpFacts:
+    stream_id: str | None  # None when diagnosing by key only
+    local: LocalStream | None
+    api_configured: bool
+    api_stream: ApiStream | None = None
+    api_not_found: bool = False  # the API answered 404 for the id or key
+    api_error: str | None = None
+    key_given: bool = False
+    key_matches: bool | None = None  # None when no key was given or the API could not tell
+    key_last4: str | None = None
+    ingest_url: str | None = None
+    ingest_hosts: tuple[str, ...] = ("rtmp.livepeer.com",)
+
+
+@dataclass(frozen=True)
+class HlsFacts:
+    stream_id: str
+    now_ms: int
+    first_segment_seconds: int
+    live: bool | None  # API isActive when known, else the webhook state, else None
+    live_source: str | None  # "api" | "webhooks"
+    live_since_ms: int | None
+    playback_id: str | None
+    master: HttpResult | None = None  # the master playlist probe, None if not attempted
+    rendition: HttpResult | None = None  # the first rendition playlist, if the master had one
+    api_error: str | None = None
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    public_key_b64: str  # base64 of the PEM, as Livepeer stores it and the JWT `pub` carries
+    disabled: bool
+
+
+@dataclass(frozen=True)
+class PlaybackFacts:
+    stream_id: str
+    now_ms: int
+    playback_id: str | None
+    policy: str | None  # None: unknown (no API key and no delivery carried it)
+    policy_source: str | None  # "api" | "webhooks"
+    jwt: str | None = None  # from the Livepeer-Jwt header; never put into evidence
+    signing_keys: tuple[SigningKey, ...] | None = None  # None: could not be listed
+    webhook_id: str | None = None  # playbackPolicy.webhookId
+    webhook: ApiWebhook | None = None
+    webhook_missing: bool = False  # the API answered 404 for webhook_id
+    public_url: str | None = None
+    api_configured: bool = False
+    api_error: str | None = None
+
+
+@dataclass(frozen=True)
+class TimelineFacts:
+    """The stream's timeline as the recording check needs it."""
+
+    last_started_at_ms: int | None
+    last_idle_at_ms: int | None  # newest stream.idle
+    recording_ready: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # session id -> {"recording_url", "mp4_url", "at"} from recording.ready
+    recording_waiting: frozenset[str] = frozenset()  # session ids with recording.waiting
+    failed_sessions: dict[str, str] = field(default_factory=dict)
+    # session id -> event name ("asset.failed"/"task.failed") whose asset id is the session id
+
+
+@dataclass(frozen=True)
+class RecordingFacts:
+    stream_id: str
+    now_ms: int
+    ready_timeout_seconds: int
+    record: bool | None  # API wins over webhooks
+    live: bool | None
+    latest_session_id: str | None  # by createdAt, from the API or the stored sessions
+    latest_session_created_ms: int | None
+    api_session: ApiSession | None  # the latest session as the API describes it
+    stored_session: dict[str, Any] | None  # the latest session as deliveries described it
+    timeline: TimelineFacts
+    api_configured: bool = False
+    api_error: str | None = None
+
+
+@dataclass(frozen=True)
+class RejectionStats:
+    """Rejected deliveries by reason over the last hour, from Redis."""
+
+    counts: dict[str, int]  # reason -> count in the window
+    last_at_ms: dict[str, int]  # reason -> newest rejection time
+    last_accepted_at_ms: int | None
+
+
+@dataclass(frozen=True)
+class WebhooksFacts:
+    now_ms: int
+    silent_seconds: int
+    public_url: str | None
+    public_url_addresses: tuple[str, ...] | None  # DNS answers for PUBLIC_URL's host
+    public_url_error: str | None
+    rejections: RejectionStats | None
+    webhook: ApiWebhook | None  # ours, matched by PUBLIC_URL or id
+    webhook_lookup_error: str | None = None
+    recent_log: tuple[WebhookLogEntry, ...] | None = None
+    api_configured: bool = False
