@@ -36,7 +36,9 @@ def assert_problem(response, status):
 
 
 def stored_keys(redis_client, key_prefix):
-    return sorted(k.decode() for k in redis_client.scan_iter(match=f"{key_prefix}:*"))
+    """Keys holding events or streams (the rejection counters are expected, and skipped)."""
+    keys = (k.decode() for k in redis_client.scan_iter(match=f"{key_prefix}:*"))
+    return sorted(k for k in keys if ":rejections:" not in k and not k.endswith("delivery-times"))
 
 
 def test_first_delivery_is_accepted(client):
@@ -130,6 +132,8 @@ def test_bad_input_is_rejected_and_nothing_is_stored(
     response = client.post(URL, data=data, headers=headers)
     assert_problem(response, status)
     assert stored_keys(redis_client, key_prefix) == []
+    counts, _, _ = client.application.extensions["livepeer.store"].delivery_stats(now_ms())
+    assert sum(counts.values()) == 1
     assert post_delivery(client, delivery()).status_code == 200
 
 
@@ -241,3 +245,25 @@ def test_secrets_never_reach_the_log(client, caplog):
         "ops-token-test",
     ):
         assert secret not in text
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (
+            lambda: (signed(delivery())[0], {"Content-Type": "application/json"}),
+            "missing_signature",
+        ),
+        (lambda: signed(delivery(), "another-secret"), "signature_mismatch"),
+        (lambda: (b"{}", {"Livepeer-Signature": "t=x"}), "malformed_signature"),
+        (lambda: _signed_raw(b"[]"), "malformed"),
+        (lambda: signed(delivery(timestamp=now_ms() - 900_000)), "stale"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_rejections_are_counted_by_reason(client, make, reason):
+    """Each rejection is counted under its reason for the webhooks diagnosis."""
+    data, headers = make()
+    assert client.post(URL, data=data, headers=headers).status_code in (400, 401)
+    counts, last, _ = client.application.extensions["livepeer.store"].delivery_stats(now_ms())
+    assert counts == {reason: 1} and reason in last

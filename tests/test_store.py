@@ -57,6 +57,7 @@ def test_key_layout_is_pinned(store, redis_client, key_prefix):
         f"{key_prefix}:{{~global}}:versions",
         f"{key_prefix}:{{~global}}:events",
         f"{key_prefix}:{{~global}}:event-data",
+        f"{key_prefix}:{{~global}}:delivery-times",
     }
     ttl = redis_client.ttl(f"{key_prefix}:{{s1}}:seen:e1")
     assert 24 * 3600 < ttl <= 3 * 24 * 3600
@@ -314,3 +315,27 @@ def test_cursor_round_trip():
 def test_redis_client_errors_are_wrapped():
     """A redis-py error surfaces as StorageError (the HTTP layer maps it to 503)."""
     assert issubclass(StorageError, Exception) and not issubclass(StorageError, redis.RedisError)
+
+
+def test_rejections_are_counted_by_reason_over_the_last_hour(store, redis_client, key_prefix):
+    """Rejections land in minute buckets that expire; stats cover the last 60 minutes only."""
+    now = T0 + 30_000
+    store.record_rejection("stale", now - 61 * 60_000)
+    for offset in (120_000, 1000, 0):
+        store.record_rejection("signature_mismatch", now - offset)
+    store.record_rejection("stale", now)
+    store.apply(update(created=now - 5000, event_id="ok"))
+    counts, last, accepted = store.delivery_stats(now)
+    assert counts == {"signature_mismatch": 3, "stale": 1}
+    assert last == {"signature_mismatch": now, "stale": now}
+    assert accepted == now - 5000 + 200
+    bucket = f"{key_prefix}:{{~global}}:rejections:{now // 60_000}"
+    assert 60 * 60 < redis_client.ttl(bucket) <= 65 * 60
+
+
+def test_count_active_reads_the_index(store):
+    """The active-stream gauge is the size of the active index."""
+    store.apply(update("stream.started", "a", T0))
+    store.apply(update("stream.started", "b", T0))
+    store.apply(update("stream.idle", "b", T0 + 1))
+    assert store.count_active() == 1

@@ -7,8 +7,10 @@ import os
 from flask import Flask
 
 from .config import Settings
-from .http import api, errors, health, ingest, requestlog
+from .http import api, errors, health, ingest, observability
+from .http import metrics as metrics_route
 from .http.proxy import ForwardedFor
+from .metrics import RedisCollector, zero_outcomes
 from .receiver import Receiver
 from .store import Store, connect
 
@@ -26,12 +28,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     store = Store(connect(settings), settings.redis_key_prefix)
     app.extensions["livepeer.store"] = store
+    app.extensions["livepeer.metrics"] = RedisCollector(store.count_active)
     app.extensions["livepeer.receiver"] = Receiver(
         settings.webhook_secrets, settings.tolerance_seconds, store
     )
-    requestlog.init_app(app)
+    observability.init_app(app)
     errors.init_app(app)
-    for blueprint in (ingest.bp, api.bp, health.bp):
+    for blueprint in (ingest.bp, api.bp, health.bp, metrics_route.bp):
         app.register_blueprint(blueprint)
     app.wsgi_app = ForwardedFor(app.wsgi_app, settings.forwarded_allow_ips)  # type: ignore[method-assign]
+    zero_outcomes()
     return app

@@ -51,10 +51,13 @@ class EventError(Exception):
 class FreshnessError(Exception):
     """Raised when the signed body `timestamp` disagrees with the header or the clock."""
 
-    def __init__(self, reason: Literal["bad_signature", "stale"], detail: str) -> None:
+    def __init__(
+        self, reason: Literal["bad_signature", "stale"], detail: str, event: str = "unknown"
+    ) -> None:
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
+        self.event = event  # the metric label of the (verified) event
 
 
 class _StreamRef(BaseModel):
@@ -158,6 +161,7 @@ def check_freshness(
         raise FreshnessError(
             "bad_signature",
             f"the body timestamp differs from t in Livepeer-Signature{hint}",
+            delivery.metric_name,
         )
     skew_ms = now_ms - delivery.timestamp_ms
     if abs(skew_ms) > tolerance_seconds * 1000:
@@ -166,4 +170,5 @@ def check_freshness(
             "stale",
             f"the delivery is {abs(skew_ms) // 1000} s {direction}, beyond the "
             f"{tolerance_seconds} s tolerance: check that this host's clock is NTP-synced",
+            delivery.metric_name,
         )

@@ -12,6 +12,8 @@ The only module that speaks Redis. Key layout (every key starts with the configu
     {p}:{~global}:events           zset   event id by createdAt, all streams and assets (bounded)
     {p}:{~global}:event-data       hash   event id -> record JSON
     {p}:{~global}:seen:<event>     string dedupe claim of an event that has no stream
+    {p}:{~global}:delivery-times   hash   "accepted" and "rejected:<reason>" -> newest time (ms)
+    {p}:{~global}:rejections:<min> hash   reason -> count in that minute; expires after 65 min
 
 Keys of one stream share a hash tag, so one Lua script applies an event on a Redis Cluster.
 """
@@ -39,6 +41,9 @@ CLAIM_TTL_SECONDS = 3 * 24 * 3600
 TIMELINE_MAX = 100
 SESSIONS_MAX = 20
 GLOBAL_EVENTS_MAX = 10_000
+# Rejections are counted in one-minute buckets; the window is the last hour.
+REJECTION_WINDOW_MINUTES = 60
+_BUCKET_TTL_SECONDS = (REJECTION_WINDOW_MINUTES + 5) * 60
 StateFilter = Literal["active", "idle"] | None
 
 
@@ -109,6 +114,7 @@ class Store:
             self.global_key("versions"),
             self.global_key("events"),
             self.global_key("event-data"),
+            self.global_key("delivery-times"),
         ]
 
     # Writes ------------------------------------------------------------------------------
@@ -121,6 +127,7 @@ class Store:
                         self.global_key("events"),
                         self.global_key("event-data"),
                         self.global_key(f"seen:{update.event_id}"),
+                        self.global_key("delivery-times"),
                     ],
                     args=[*self._global_args(update), CLAIM_TTL_SECONDS],
                 )
@@ -157,7 +164,13 @@ class Store:
         return keys, args
 
     def _global_args(self, update: StreamUpdate) -> list[Any]:
-        return [update.event_id, update.created_at_ms, update.record_json, GLOBAL_EVENTS_MAX]
+        return [
+            update.event_id,
+            update.created_at_ms,
+            update.record_json,
+            GLOBAL_EVENTS_MAX,
+            update.received_at_ms,
+        ]
 
     def _apply_single(self, update: StreamUpdate) -> ApplyResult:
         """One round trip: both scripts pipelined; the index step reads the stream hash."""
@@ -207,6 +220,43 @@ class Store:
             ],
         )
         return ApplyResult(duplicate=bool(duplicate))
+
+    def record_rejection(self, reason: str, now_ms: int) -> None:
+        """Count a rejected delivery by reason in this minute's bucket (one round trip)."""
+        bucket = self.global_key(f"rejections:{now_ms // 60_000}")
+        with _redis_errors():
+            pipe = self._client.pipeline(transaction=False)
+            pipe.hincrby(bucket, reason, 1)
+            pipe.expire(bucket, _BUCKET_TTL_SECONDS)
+            pipe.hset(self.global_key("delivery-times"), f"rejected:{reason}", now_ms)
+            pipe.execute()
+
+    def delivery_stats(self, now_ms: int) -> tuple[dict[str, int], dict[str, int], int | None]:
+        """Rejections by reason over the last hour, newest rejection per reason, last accepted."""
+        minute = now_ms // 60_000
+        with _redis_errors():
+            pipe = self._client.pipeline(transaction=False)
+            for m in range(minute - REJECTION_WINDOW_MINUTES + 1, minute + 1):
+                pipe.hgetall(self.global_key(f"rejections:{m}"))
+            pipe.hgetall(self.global_key("delivery-times"))
+            *buckets, times = pipe.execute()
+        counts: dict[str, int] = {}
+        for bucket in buckets:
+            for reason, count in bucket.items():
+                counts[reason.decode()] = counts.get(reason.decode(), 0) + int(count)
+        last_rejected = {
+            key.decode().removeprefix("rejected:"): int(value)
+            for key, value in times.items()
+            if key.startswith(b"rejected:")
+            and now_ms - int(value) <= REJECTION_WINDOW_MINUTES * 60_000
+        }
+        accepted = times.get(b"accepted")
+        return counts, last_rejected, int(accepted) if accepted else None
+
+    def count_active(self) -> int:
+        """How many streams are live now, from the index (O(1))."""
+        with _redis_errors():
+            return int(self._client.zcard(self.global_key("streams:active")))
 
     # Reads -------------------------------------------------------------------------------
     def ping(self) -> bool:

@@ -85,9 +85,10 @@ end
 return {0, redis.call('HINCRBY', KEYS[1], 'version', 1)}
 """
 
-# Appends an event to the global timeline, idempotently, trimming the oldest past the bound.
-# Shared by the two global scripts below; uses ARGV[1..4] and the two keys named here.
-_APPEND_GLOBAL_EVENT = """
+# Appends an event to the global timeline, idempotently, trimming the oldest past the bound,
+# and notes when a delivery was last accepted (duplicates count: they arrived and verified).
+# Shared by the two global scripts below; uses ARGV[1..4] and the keys passed to it.
+_GLOBAL_HELPERS = """
 local function append_event(zkey, hkey)
   if redis.call('ZADD', zkey, 'NX', ARGV[2], ARGV[1]) == 1 then
     redis.call('HSET', hkey, ARGV[1], ARGV[3])
@@ -99,6 +100,12 @@ local function append_event(zkey, hkey)
     end
   end
 end
+local function note_accepted(times_key, received)
+  local last = tonumber(redis.call('HGET', times_key, 'accepted'))
+  if not last or tonumber(received) > last then
+    redis.call('HSET', times_key, 'accepted', received)
+  end
+end
 """
 
 # Updates the global indexes after a stream event; idempotent, so it also runs for duplicates
@@ -106,16 +113,18 @@ end
 # forward in the stream's version, so two steps racing each other cannot leave an older state.
 # KEYS[1] streams zset (by last_event_at)  KEYS[2] active zset  KEYS[3] idle zset
 # KEYS[4] versions hash (stream id -> version indexed)  KEYS[5] events zset  KEYS[6] events hash
-# KEYS[7] (single Redis only) the stream hash: read the state from it instead of ARGV[6..8]
+# KEYS[7] delivery-times hash
+# KEYS[8] (single Redis only) the stream hash: read the state from it instead of ARGV[6..8]
 # ARGV[1] event id  ARGV[2] createdAt ms  ARGV[3] record JSON  ARGV[4] events max
-# ARGV[5] stream id  ARGV[6] version  ARGV[7] state ("active"|"idle")  ARGV[8] last_event_at
+# ARGV[5] received ms  ARGV[6] stream id  ARGV[7] version  ARGV[8] state  ARGV[9] last_event_at
 INDEX_STREAM_EVENT = (
-    _APPEND_GLOBAL_EVENT
+    _GLOBAL_HELPERS
     + """
 append_event(KEYS[5], KEYS[6])
-local sid, version, state, last_at = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-if KEYS[7] then
-  local h = redis.call('HMGET', KEYS[7], 'version', 'state', 'last_event_at')
+note_accepted(KEYS[7], ARGV[5])
+local sid, version, state, last_at = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+if KEYS[8] then
+  local h = redis.call('HMGET', KEYS[8], 'version', 'state', 'last_event_at')
   if not h[1] then return 0 end
   version, state, last_at = h[1], h[2] or 'idle', h[3]
 end
@@ -137,16 +146,18 @@ return 1
 # Applies an event that belongs to no stream (asset.*, task.*): dedupe claim plus the global
 # timeline, in the global slot.
 # KEYS[1] events zset  KEYS[2] events hash  KEYS[3] claim key of this event id
+# KEYS[4] delivery-times hash
 # ARGV[1] event id  ARGV[2] createdAt ms  ARGV[3] record JSON  ARGV[4] events max
-# ARGV[5] claim TTL s
+# ARGV[5] received ms  ARGV[6] claim TTL s
 # Returns 1 when the event was already applied, else 0.
 APPLY_GLOBAL_EVENT = (
-    _APPEND_GLOBAL_EVENT
+    _GLOBAL_HELPERS
     + """
+note_accepted(KEYS[4], ARGV[5])
 if redis.call('EXISTS', KEYS[3]) == 1 or redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then
   return 1
 end
-redis.call('SET', KEYS[3], '1', 'EX', ARGV[5])
+redis.call('SET', KEYS[3], '1', 'EX', ARGV[6])
 append_event(KEYS[1], KEYS[2])
 return 0
 """

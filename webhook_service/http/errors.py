@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, current_app, g, json
+from flask import Flask, Response, current_app, g, json, request
 from werkzeug.exceptions import HTTPException
 
 from ..events import EventError, FreshnessError
+from ..metrics import REDIS_ERRORS
 from ..signature import SignatureError
 from ..store import StorageError
 
@@ -99,14 +100,23 @@ def _service_error(error: ServiceError) -> Response:
     return problem(error.status, error.title, error.detail, error.slug, error.headers)
 
 
+# Why a delivery was rejected, as counted for the `webhooks` diagnosis.
+SIGNATURE_REJECTIONS = {
+    "missing": "missing_signature",
+    "malformed": "malformed_signature",
+    "mismatch": "signature_mismatch",
+}
+
+
 def _core_error(error: Exception) -> Response:
     """Map the pure core's errors to HTTP, and note the ingest outcome for logs and metrics."""
     mapped: ServiceError
     if isinstance(error, SignatureError):
-        g.outcome, g.reject_reason = "bad_signature", f"signature_{error.reason}"
+        g.outcome, g.reject_reason = "bad_signature", SIGNATURE_REJECTIONS[error.reason]
         mapped = BadSignatureError(error.detail)
     elif isinstance(error, FreshnessError):
-        g.outcome, g.reject_reason = error.reason, error.reason
+        g.outcome, g.event_label = error.reason, error.event
+        g.reject_reason = "stale" if error.reason == "stale" else "timestamp_mismatch"
         mapped = (
             StaleDeliveryError(error.detail)
             if error.reason == "stale"
@@ -117,6 +127,7 @@ def _core_error(error: Exception) -> Response:
         mapped = MalformedDeliveryError(str(error))
     else:
         g.outcome = "storage_error"
+        REDIS_ERRORS.labels(route=request.url_rule.rule if request.url_rule else "none").inc()
         current_app.logger.warning("storage unavailable: %s", error)
         mapped = StorageUnavailableError("storage is unavailable; retry later")
     return _service_error(mapped)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from ..receiver import Receiver
+from ..store import StorageError, Store
 from .errors import PayloadTooLargeError
+
+logger = logging.getLogger(__name__)
 
 bp = Blueprint("ingest", __name__)
 SIGNATURE_HEADER = "Livepeer-Signature"
@@ -28,7 +32,7 @@ def read_body(limit: int) -> bytes:
     elif length is None and environ.get("wsgi.input_terminated"):
         body = environ["wsgi.input"].read(limit + 1)
     if (length or 0) > limit or len(body) > limit:
-        g.outcome = "too_large"
+        g.outcome = g.reject_reason = "too_large"
         raise PayloadTooLargeError(f"the body is larger than {limit} bytes")
     return body
 
@@ -41,6 +45,20 @@ def receive() -> Response:
     receipt = receiver.receive(body, request.headers.get(SIGNATURE_HEADER), now_ms)
     g.outcome = "duplicate" if receipt.duplicate else "accepted"
     g.event_id, g.event_name = receipt.delivery.id, receipt.delivery.event
+    g.event_label = receipt.delivery.metric_name
     return jsonify(
         id=receipt.delivery.id, event=receipt.delivery.event, duplicate=receipt.duplicate
     )
+
+
+@bp.after_request
+def count_rejection(response: Response) -> Response:
+    """Count a rejected delivery by reason for the webhooks diagnosis; never fails the answer."""
+    reason = g.get("reject_reason")
+    if reason:
+        store: Store = current_app.extensions["livepeer.store"]
+        try:
+            store.record_rejection(reason, time.time_ns() // 1_000_000)
+        except StorageError:
+            logger.warning("could not count a rejected delivery", extra={"reason": reason})
+    return response

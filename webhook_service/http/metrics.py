@@ -1,0 +1,20 @@
+"""GET /metrics: Prometheus exposition, bearer-protected when METRICS_TOKEN is set."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app
+
+from ..metrics import RedisCollector, render
+from .auth import require_bearer
+
+bp = Blueprint("metrics", __name__)
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    token = current_app.config["SETTINGS"].metrics_token
+    if token is not None:
+        require_bearer((token,))
+    collector: RedisCollector = current_app.extensions["livepeer.metrics"]
+    body, content_type = render(collector)
+    return Response(body, content_type=content_type)
