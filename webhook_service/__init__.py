@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import os
-
-from flask import Flask
+from typing import TYPE_CHECKING
 
 from .config import Settings
-from .http import api, errors, health, ingest, observability
-from .http import metrics as metrics_route
-from .http.proxy import ForwardedFor
-from .metrics import RedisCollector, zero_outcomes
-from .receiver import Receiver
-from .store import Store, connect
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the WSGI app: settings, Redis store, receiver, blueprints, error handlers."""
+    # Imported here, not at module level: the gunicorn master imports this package before it
+    # sets PROMETHEUS_MULTIPROC_DIR, and prometheus_client picks its storage when first imported.
+    from flask import Flask
+
+    from .http import api, errors, health, ingest, observability
+    from .http import metrics as metrics_route
+    from .http.proxy import ForwardedFor
+    from .metrics import RedisCollector, zero_outcomes
+    from .receiver import Receiver
+    from .store import Store, connect
+
     settings = settings or Settings.from_env(os.environ)
     app = Flask(__name__)
     app.config.update(

@@ -60,6 +60,7 @@ class EmbeddedRedis:
         self._dir = tempfile.mkdtemp(prefix="livepeer-webhooks-redis-")
         self.socket_path = os.path.join(self._dir, "redis.sock")
         self._process: subprocess.Popen[bytes] | None = None
+        self._owner_pid = os.getpid()
 
     @property
     def url(self) -> str:
@@ -91,7 +92,9 @@ class EmbeddedRedis:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise EmbeddedRedisError(f"redis-server exited at start: {self._log_tail()}")
+                tail = self._log_tail()
+                self.stop()  # removes the private directory too
+                raise EmbeddedRedisError(f"redis-server exited at start: {tail}")
             if self._accepts():
                 logger.info("embedded redis-server started", extra={"pid": self._process.pid})
                 return self
@@ -114,7 +117,13 @@ class EmbeddedRedis:
             return "(no log)"
 
     def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after 5 s) and remove its directory."""
+        """Stop the server (SIGTERM, then SIGKILL after 5 s) and remove its directory.
+
+        A no-op in a forked child (e.g. a gunicorn worker): only the process that made the
+        server may remove it, or the others would lose its socket.
+        """
+        if os.getpid() != self._owner_pid:
+            return
         if self._process and self._process.poll() is None:
             self._process.terminate()
             try:

@@ -60,24 +60,30 @@ class FreshnessError(Exception):
         self.event = event  # the metric label of the (verified) event
 
 
-class _StreamRef(BaseModel):
+class StreamRef(BaseModel):
+    """The delivery's `stream` object; only `id` is required."""
+
     model_config = ConfigDict(extra="allow", strict=True)
     id: Token
 
 
-class _SessionRef(BaseModel):
+class SessionRef(BaseModel):
+    """`payload.session` of recording.* events."""
+
     model_config = ConfigDict(extra="allow", strict=True)
     id: Token | None = None
     parentId: Token | None = None
 
 
-class _Payload(BaseModel):
+class Payload(BaseModel):
+    """The event payload; its shape depends on the event."""
+
     model_config = ConfigDict(extra="allow", strict=True)
-    session: _SessionRef | None = None
+    session: SessionRef | None = None
 
 
-class _Envelope(BaseModel):
-    """The fields the service relies on; everything else in the body is kept, not checked."""
+class DeliveryEnvelope(BaseModel):
+    """A Livepeer delivery: the fields the service relies on (others are kept, not checked)."""
 
     model_config = ConfigDict(extra="allow", strict=True)
     id: Token
@@ -85,8 +91,8 @@ class _Envelope(BaseModel):
     timestamp: EpochMs
     createdAt: EpochMs
     webhookId: str | None = None
-    stream: _StreamRef | None = None
-    payload: _Payload | None = None
+    stream: StreamRef | None = None
+    payload: Payload | None = None
 
 
 @dataclass(frozen=True)
@@ -126,7 +132,7 @@ def parse_delivery(body: bytes) -> Delivery:
     if not isinstance(document, dict):
         raise EventError(f"the body is JSON but not an object (got {type(document).__name__})")
     try:
-        envelope = _Envelope.model_validate(document)
+        envelope = DeliveryEnvelope.model_validate(document)
     except ValidationError as error:
         raise EventError(_describe(error)) from None
     raw_stream = document.get("stream")

@@ -86,6 +86,13 @@ class IngestAck(BaseModel):
     duplicate: bool
 
 
+class HealthStatus(BaseModel):
+    """Answer of the health probes."""
+
+    status: str
+    redis: str | None = None
+
+
 class Problem(BaseModel):
     """RFC 9457 problem details."""
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from typing import Any
 
@@ -38,7 +40,16 @@ def gunicorn_options(settings: Settings, host: str, log_format: str) -> dict[str
         "proc_name": "livepeer-webhooks",
         # gunicorn 27's control socket would live in $HOME, which a container user may not own.
         "control_socket_disable": True,
+        "child_exit": _mark_worker_dead,
     }
+
+
+def _mark_worker_dead(_server: Any, worker: Any) -> None:
+    """Gunicorn hook: drop a dead worker's live-only samples from the merged metrics."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 
 class _Server(BaseApplication):  # type: ignore[misc]
@@ -66,6 +77,10 @@ def serve(settings: Settings, host: str = "0.0.0.0", log_format: str = "json") -
     from . import create_app
 
     configure_logging(log_format)
+    master_pid = os.getpid()
+    # Fresh per start: samples of a previous run's workers must not be merged into this one's.
+    metrics_dir = tempfile.mkdtemp(prefix="livepeer-webhooks-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     embedded: EmbeddedRedis | None = None
     if settings.redis_url is None:
         embedded = EmbeddedRedis().start()
@@ -78,6 +93,10 @@ def serve(settings: Settings, host: str = "0.0.0.0", log_format: str = "json") -
     try:
         _Server(gunicorn_options(settings, host, log_format), create_app).run()
     finally:
-        if embedded is not None:
-            embedded.stop()
-            logger.info("embedded redis-server stopped")
+        # A gunicorn worker leaves run() through this frame too (its fork copied the stack):
+        # only the master owns the embedded server, or one worker's exit would delete its socket.
+        if os.getpid() == master_pid:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+            if embedded is not None:
+                embedded.stop()
+                logger.info("embedded redis-server stopped")

@@ -7,13 +7,28 @@ import re
 from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel
 
-from ..models import EventList, EventPage, StreamPage, event_from_record, stream_from_record
+from ..models import (
+    EventList,
+    EventPage,
+    Stream,
+    StreamPage,
+    event_from_record,
+    stream_from_record,
+)
+from ..openapi import Param, documented
 from ..pagination import Cursor, CursorError, parse_limit
 from ..store import StateFilter, Store
 from .auth import require_bearer
 from .errors import BadRequestError, NotFoundError
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+LIMIT = Param(
+    "limit",
+    "query",
+    "1-200 (larger is clamped to 200); default 50",
+    {"type": "integer", "minimum": 1},
+)
+CURSOR = Param("cursor", "query", "next_cursor of the previous page")
 _STREAM_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 
@@ -58,6 +73,18 @@ def _known_stream_id(stream_id: str) -> str:
 
 
 @bp.get("/streams")
+@documented(
+    "Streams, most recent last_event_at first",
+    "streams",
+    auth="ops",
+    params=(
+        Param("state", "query", "active or idle", {"type": "string", "enum": ["active", "idle"]}),
+        LIMIT,
+        CURSOR,
+    ),
+    response=StreamPage,
+    errors=(400, 503),
+)
 def list_streams() -> Response:
     state = _state()
     limit, cursor = _paging()
@@ -70,6 +97,7 @@ def list_streams() -> Response:
 
 
 @bp.get("/streams/<stream_id>")
+@documented("One stream's state", "streams", auth="ops", response=Stream, errors=(404, 503))
 def get_stream(stream_id: str) -> Response:
     record = _store().get_stream(_known_stream_id(stream_id))
     if record is None:
@@ -78,6 +106,14 @@ def get_stream(stream_id: str) -> Response:
 
 
 @bp.get("/streams/<stream_id>/events")
+@documented(
+    "A stream's events, newest createdAt first",
+    "streams",
+    auth="ops",
+    params=(LIMIT,),
+    response=EventList,
+    errors=(400, 404, 503),
+)
 def stream_events(stream_id: str) -> Response:
     limit, _ = _paging()
     store = _store()
@@ -88,6 +124,14 @@ def stream_events(stream_id: str) -> Response:
 
 
 @bp.get("/events")
+@documented(
+    "Events of all streams, assets and tasks, newest first",
+    "events",
+    auth="ops",
+    params=(LIMIT, CURSOR),
+    response=EventPage,
+    errors=(400, 503),
+)
 def list_events() -> Response:
     limit, cursor = _paging()
     records, after = _store().list_events(limit, cursor)

@@ -7,6 +7,9 @@ import time
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
+from ..events import DeliveryEnvelope
+from ..models import IngestAck
+from ..openapi import Param, documented
 from ..receiver import Receiver
 from ..store import StorageError, Store
 from .errors import PayloadTooLargeError
@@ -38,6 +41,15 @@ def read_body(limit: int) -> bytes:
 
 
 @bp.post("/webhooks/livepeer")
+@documented(
+    "Receive a Livepeer webhook delivery",
+    "ingest",
+    auth="signature",
+    params=(Param(SIGNATURE_HEADER, "header", "t=<unix ms>,v1=<hex HMAC-SHA256 of the body>"),),
+    body=DeliveryEnvelope,
+    response=IngestAck,
+    errors=(400, 401, 413, 503),
+)
 def receive() -> Response:
     body = read_body(current_app.config["WEBHOOK_MAX_BODY_BYTES"])
     receiver: Receiver = current_app.extensions["livepeer.receiver"]

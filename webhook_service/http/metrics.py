@@ -5,12 +5,19 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app
 
 from ..metrics import RedisCollector, render
+from ..openapi import documented
 from .auth import require_bearer
 
 bp = Blueprint("metrics", __name__)
 
 
 @bp.get("/metrics")
+@documented(
+    "Prometheus metrics (bearer METRICS_TOKEN when set)",
+    "health",
+    auth="metrics",
+    response="text/plain",
+)
 def metrics() -> Response:
     token = current_app.config["SETTINGS"].metrics_token
     if token is not None:
