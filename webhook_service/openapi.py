@@ -123,8 +123,10 @@ def _operation(op: Operation, path_params: list[str], endpoint: str) -> dict[str
         spec["parameters"] = parameters
     if op.body is not None:
         spec["requestBody"] = {"required": True, "content": _content(op.body)}
-    if op.auth in ("ops", "metrics"):
+    if op.auth == "ops":
         spec["security"] = [{"bearer": []}]
+    elif op.auth == "metrics":
+        spec["security"] = [{"bearer": []}, {}]  # {}: open unless METRICS_TOKEN is set
     elif op.auth == "signature":
         spec["security"] = [{"livepeerSignature": []}]
     else:

@@ -28,7 +28,12 @@ LIMIT = Param(
     "1-200 (larger is clamped to 200); default 50",
     {"type": "integer", "minimum": 1},
 )
-CURSOR = Param("cursor", "query", "next_cursor of the previous page")
+CURSOR = Param(
+    "cursor",
+    "query",
+    "next_cursor of the previous page",
+    {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,256}$"},
+)
 _STREAM_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 
