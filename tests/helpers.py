@@ -94,3 +94,21 @@ def free_port() -> int:
 def dead_redis_url() -> str:
     """A redis:// URL on a port where nothing listens."""
     return f"redis://127.0.0.1:{free_port()}/0"
+
+
+class LiveApp:
+    """The app served over real HTTP on 127.0.0.1 by werkzeug, in a background thread."""
+
+    def __init__(self, app) -> None:
+        import threading
+
+        from werkzeug.serving import make_server
+
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(5)

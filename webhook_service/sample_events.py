@@ -51,6 +51,30 @@ def session_object(stream_id: str, session_id: str, status: str, at_ms: int) -> 
     return session
 
 
+def asset_snapshot(asset_id: str, event: str) -> dict[str, Any]:
+    """A recording asset as asset.* payloads carry it; its id is the session id."""
+    phase = {"asset.ready": "ready", "asset.failed": "failed"}.get(event, "waiting")
+    return {
+        "id": asset_id,
+        "source": {"type": "recording", "sessionId": asset_id},
+        "status": {"phase": phase},
+    }
+
+
+def task_payload(asset_id: str, event: str) -> dict[str, Any]:
+    """An upload task of a recording asset, as task.* payloads carry it."""
+    payload: dict[str, Any] = {
+        "task": {
+            "id": str(uuid.uuid4()),
+            "type": "upload",
+            "snapshot": {"outputAssetId": asset_id, "type": "upload"},
+        }
+    }
+    if event in ("task.completed", "task.failed"):
+        payload["success"] = event == "task.completed"
+    return payload
+
+
 def build_delivery(
     event: str,
     stream_id: str,
@@ -67,8 +91,12 @@ def build_delivery(
         "timestamp": timestamp_ms,
         "event": event,
     }
-    if event.startswith(("asset.", "task.")):
-        body["payload"] = {"asset": {"id": session_id or str(uuid.uuid4()), "snapshot": {}}}
+    if event.startswith("asset."):
+        asset_id = session_id or str(uuid.uuid4())
+        body["payload"] = {"asset": {"id": asset_id, "snapshot": asset_snapshot(asset_id, event)}}
+        return body
+    if event.startswith("task."):
+        body["payload"] = task_payload(session_id or str(uuid.uuid4()), event)
         return body
     body["stream"] = stream_object(stream_id, created_at_ms, event == "stream.started")
     if event in RECORDING_EVENTS:

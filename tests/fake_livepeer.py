@@ -1,0 +1,582 @@
+"""A fake Livepeer Studio API and CDN: real HTTP servers on 127.0.0.1 with state tests set.
+
+Shapes follow Livepeer's api-schema.yaml (see LIVEPEER.md); faults are per path prefix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+
+import pytest
+
+API_PREFIX = "/api"
+FAKE_API_KEY = "fake-livepeer-api-key-7f3a"
+CDN_MODES = ("live", "empty", "offline", "denied", "html403", "html200", "404", "hang")
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+RENDITIONS = (("720p0", 2_500_000, "1280x720"), ("360p0", 800_000, "640x360"))
+HTML_PAGE = "<!DOCTYPE html><html><head><title>{t}</title></head><body><h1>{t}</h1></body></html>"
+
+# on_resend(webhook, body, headers) -> the status the receiver answered (None: 200)
+ResendCallback = Callable[[dict[str, Any], str, dict[str, str]], int | None]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def sign(body: str, secret: str, timestamp: int) -> str:
+    """A Livepeer-Signature header value: HMAC-SHA256 over the body only, `t` in ms."""
+    digest = hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+@dataclass
+class Fault:
+    kind: str  # hang | fail | garbage | redirect
+    seconds: float = 0.0
+    status: int = 500
+    body: bytes = b""
+    content_type: str = "application/json"
+    location: str = ""
+
+
+@dataclass
+class Recorded:
+    server: str  # "api" | "cdn"
+    method: str
+    path: str  # as sent, with the query string
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def json_reply(status: int, data: Any, headers: dict[str, str] | None = None) -> Reply:
+    return Reply(status, json.dumps(data).encode(), "application/json", headers or {})
+
+
+def errors(status: int, message: str) -> Reply:
+    return json_reply(status, {"errors": [message]})
+
+
+class FakeLivepeer:
+    """The API at `.url` (with Livepeer's `/api` prefix) and the CDN at `.cdn_url`.
+
+    Set state directly or with the `add_*` helpers; `requests` records every request.
+    """
+
+    def __init__(self, api_key: str = FAKE_API_KEY) -> None:
+        self.api_key = api_key
+        self.streams: dict[str, dict[str, Any]] = {}
+        self.sessions: dict[str, list[dict[str, Any]]] = {}  # parentId -> sessions
+        self.webhooks: dict[str, dict[str, Any]] = {}  # with sharedSecret, never served
+        self.webhook_logs: dict[str, list[dict[str, Any]]] = {}  # webhook id -> newest first
+        self.signing_keys: list[dict[str, Any]] = []
+        self.playback_info: dict[str, dict[str, Any]] = {}  # overrides GET /playback/{id}
+        self.cdn_modes: dict[str, str] = {}  # playback id -> one of CDN_MODES
+        self.resends: list[tuple[str, str]] = []
+        self.on_resend: ResendCallback | None = None
+        self.requests: list[Recorded] = []
+        self.lock = threading.RLock()
+        self._faults: list[tuple[str, Fault]] = []
+        self._stopping = threading.Event()
+        self._api = _start(self, "api")
+        self._cdn = _start(self, "cdn")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._api.server_address[1]}{API_PREFIX}"
+
+    @property
+    def cdn_url(self) -> str:
+        return f"http://127.0.0.1:{self._cdn.server_address[1]}"
+
+    def hls_url(self, playback_id: str) -> str:
+        return f"{self.cdn_url}/hls/{playback_id}/index.m3u8"
+
+    def stop(self) -> None:
+        """Stop both servers; hanging handlers are released at once."""
+        self._stopping.set()
+        for server in (self._api, self._cdn):
+            server.shutdown()
+            server.server_close()
+
+    def __enter__(self) -> FakeLivepeer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- state --------------------------------------------------------------------------
+
+    def add_stream(self, id: str | None = None, **fields: Any) -> dict[str, Any]:
+        """A stream as GET /stream/{id} shows it; camelCase `fields` override the defaults."""
+        stream_id = id or str(uuid.uuid4())
+        stream = {
+            "id": stream_id,
+            "name": f"stream-{stream_id[:8]}",
+            "kind": "stream",
+            "createdAt": now_ms() - 3_600_000,
+            "streamKey": f"{uuid.uuid4().hex[:4]}-{uuid.uuid4().hex[:4]}-{uuid.uuid4().hex[:4]}",
+            "playbackId": uuid.uuid4().hex[:16],
+            "isActive": False,
+            "lastSeen": 0,
+            "record": False,
+            "suspended": False,
+            "sourceSegments": 0,
+            "isHealthy": None,
+            "issues": None,
+            **fields,
+        }
+        with self.lock:
+            self.streams[stream_id] = stream
+        return stream
+
+    def add_session(self, parent_id: str, id: str | None = None, **fields: Any) -> dict[str, Any]:
+        """A session of `parent_id`, as GET /session?parentId= lists it."""
+        session = {
+            "id": id or str(uuid.uuid4()),
+            "parentId": parent_id,
+            "kind": "session",
+            "name": "session",
+            "createdAt": now_ms() - 600_000,
+            "lastSeen": now_ms() - 300_000,
+            "sourceSegments": 0,
+            **fields,
+        }
+        with self.lock:
+            self.sessions.setdefault(parent_id, []).append(session)
+        return session
+
+    def add_webhook(self, url: str, id: str | None = None, **fields: Any) -> dict[str, Any]:
+        """A webhook; `sharedSecret` is kept for signing resends but never served."""
+        webhook = {
+            "id": id or str(uuid.uuid4()),
+            "name": "hook",
+            "kind": "webhook",
+            "url": url,
+            "events": ["stream.started", "stream.idle", "recording.ready"],
+            "createdAt": now_ms() - 86_400_000,
+            **fields,
+        }
+        with self.lock:
+            self.webhooks[webhook["id"]] = webhook
+            self.webhook_logs.setdefault(webhook["id"], [])
+        return webhook
+
+    def add_log(
+        self,
+        webhook_id: str,
+        body: dict[str, Any] | str,
+        *,
+        status: int | None = 200,
+        id: str | None = None,
+        created_at: int | None = None,
+    ) -> dict[str, Any]:
+        """A webhook-log row (newest first); `status` None means a timeout (no response)."""
+        text = body if isinstance(body, str) else json.dumps(body)
+        entry: dict[str, Any] = {
+            "id": id or str(uuid.uuid4()),
+            "webhookId": webhook_id,
+            "event": body.get("event") if isinstance(body, dict) else None,
+            "createdAt": created_at or now_ms(),
+            "duration": 0.05,
+            "success": status is not None and 200 <= status < 300,
+            "request": {
+                "url": self.webhooks.get(webhook_id, {}).get("url", ""),
+                "method": "POST",
+                "headers": {"user-agent": "livepeer.studio"},
+                "body": text,
+            },
+        }
+        if status is not None:
+            entry["response"] = {"status": status, "statusText": "", "body": ""}
+        with self.lock:
+            self.webhook_logs.setdefault(webhook_id, []).insert(0, entry)
+        return entry
+
+    def add_signing_key(self, public_key: str, disabled: bool = False) -> dict[str, Any]:
+        key = {
+            "id": str(uuid.uuid4()),
+            "name": "key",
+            "publicKey": public_key,
+            "disabled": disabled,
+            "createdAt": now_ms(),
+        }
+        with self.lock:
+            self.signing_keys.append(key)
+        return key
+
+    def set_cdn(self, playback_id: str, mode: str) -> None:
+        """How the CDN answers for a playback id (default: from the stream's isActive)."""
+        if mode not in CDN_MODES:
+            raise ValueError(f"mode must be one of {CDN_MODES}")
+        self.cdn_modes[playback_id] = mode
+
+    # -- faults: a prefix of the path after /api (or the CDN path), query string included ---
+
+    def hang(self, path_prefix: str, seconds: float) -> None:
+        """Requests under the prefix wait `seconds` before answering normally."""
+        self._add_fault(path_prefix, Fault("hang", seconds=seconds))
+
+    def fail(
+        self,
+        path_prefix: str,
+        status: int,
+        body: str | bytes | None = None,
+        content_type: str = "application/json",
+    ) -> None:
+        """Requests under the prefix get this status and body (default Livepeer's error shape)."""
+        raw = body.encode() if isinstance(body, str) else body
+        if raw is None:
+            raw = json.dumps({"errors": [f"fake failure {status}"]}).encode()
+        self._add_fault(
+            path_prefix, Fault("fail", status=status, body=raw, content_type=content_type)
+        )
+
+    def garbage(self, path_prefix: str) -> None:
+        """Requests under the prefix get 200 with a body that is not JSON."""
+        self._add_fault(path_prefix, Fault("garbage", status=200, body=b"\x00{not json<html>"))
+
+    def redirect(self, path_prefix: str, location: str, status: int = 307) -> None:
+        """Requests under the prefix are redirected to `location`."""
+        self._add_fault(path_prefix, Fault("redirect", status=status, location=location))
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self._faults.clear()
+
+    def hits(self, path_prefix: str, server: str | None = None) -> int:
+        """How many recorded requests had a path under the prefix."""
+        with self.lock:
+            return sum(
+                1
+                for r in self.requests
+                if r.path.startswith(path_prefix) and server in (None, r.server)
+            )
+
+    def _add_fault(self, prefix: str, fault: Fault) -> None:
+        with self.lock:
+            self._faults.insert(0, (prefix, fault))
+
+    def _fault(self, path: str) -> Fault | None:
+        with self.lock:
+            return next((f for p, f in self._faults if path.startswith(p)), None)
+
+    # -- dispatch ---------------------------------------------------------------------------
+
+    def handle(
+        self, role: str, method: str, raw_path: str, headers: dict[str, str], body: bytes
+    ) -> Reply:
+        with self.lock:
+            self.requests.append(Recorded(role, method, raw_path, headers, body))
+        parts = urlsplit(raw_path)
+        path = parts.path  # still quoted: a %2F inside an id must not split it
+        if role == "api":
+            if not path.startswith(API_PREFIX + "/"):
+                return errors(404, "not found")
+            path = path[len(API_PREFIX) :]
+        fault = self._fault(unquote(path) + (f"?{parts.query}" if parts.query else ""))
+        if fault is not None:
+            early = self._apply(fault)
+            if early is not None:
+                return early
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        if role == "cdn":
+            return self._cdn_route(path, parts.query)
+        if not path.startswith("/playback/") and not self._authorized(headers):
+            return errors(401, "No authorization header or API key invalid")
+        return self._api_route(method, path, query, headers.get("host", ""))
+
+    def _apply(self, fault: Fault) -> Reply | None:
+        if fault.kind == "hang":
+            self._stopping.wait(fault.seconds)
+            return None
+        if fault.kind == "redirect":
+            return Reply(fault.status, b"", "text/plain", {"Location": fault.location})
+        return Reply(fault.status, fault.body, fault.content_type)
+
+    def _authorized(self, headers: dict[str, str]) -> bool:
+        given = headers.get("authorization", "").encode()
+        return hmac.compare_digest(given, f"Bearer {self.api_key}".encode())
+
+    def _api_route(self, method: str, path: str, query: dict[str, str], host: str) -> Reply:
+        seg = [unquote(s) for s in path.split("/") if s]
+        with self.lock:
+            if method == "POST" and len(seg) == 5 and seg[0] == "webhook" and seg[4] == "resend":
+                return self._resend(seg[1], seg[3])
+            if method != "GET":
+                return errors(404, "not found")
+            return self._api_get(seg, query, host, path)
+
+    def _api_get(self, seg: list[str], query: dict[str, str], host: str, path: str) -> Reply:
+        if seg[:2] == ["stream", "key"] and len(seg) == 3:
+            found = [s for s in self.streams.values() if s.get("streamKey") == seg[2]]
+            return self._stream_reply(found[0] if found else None)
+        if seg[:1] == ["stream"] and len(seg) == 2:
+            return self._stream_reply(self.streams.get(seg[1]))
+        if seg == ["session"]:
+            rows = self.sessions.get(query.get("parentId", ""), [])
+            rows = sorted(rows, key=lambda s: s.get("createdAt", 0), reverse=True)
+            return self._page(rows, query, host, path)
+        if seg[:1] == ["playback"] and len(seg) == 2:
+            info = self.playback_info.get(seg[1]) or self._playback(seg[1])
+            return json_reply(200, info) if info else errors(404, "not found")
+        if seg == ["webhook"]:
+            hooks = [_public_hook(h) for h in self.webhooks.values() if not h.get("deleted")]
+            return self._page(hooks, query, host, path)
+        if seg[:1] == ["webhook"] and len(seg) == 2:
+            hook = self.webhooks.get(seg[1])
+            return json_reply(200, _public_hook(hook)) if hook else errors(404, "not found")
+        if seg[:1] == ["webhook"] and len(seg) == 3 and seg[2] == "log":
+            if seg[1] not in self.webhooks:
+                return errors(404, "webhook not found")
+            return self._page(self.webhook_logs.get(seg[1], []), query, host, path)
+        if seg == ["access-control", "signing-key"]:
+            return self._page(self.signing_keys, query, host, path)
+        return errors(404, "not found")
+
+    def _stream_reply(self, stream: dict[str, Any] | None) -> Reply:
+        if stream is None or stream.get("deleted"):
+            return errors(404, "not found")  # Livepeer hides deleted streams
+        return json_reply(200, stream)
+
+    def _page(self, rows: list[Any], query: dict[str, str], host: str, path: str) -> Reply:
+        """Livepeer's paging: `cursor=skipN`; a full page gets a Link to the next one."""
+        limit = int(query["limit"]) if query.get("limit", "").isdigit() else None
+        cursor = query.get("cursor", "")
+        offset = int(cursor[4:]) if cursor.startswith("skip") and cursor[4:].isdigit() else 0
+        page = rows[offset : offset + limit] if limit else rows[offset:]
+        headers = {}
+        if limit and len(page) == limit:
+            params = {**query, "cursor": f"skip{offset + limit}"}
+            link = f"http://{host}{API_PREFIX}{path}?{urlencode(params)}"
+            headers["Link"] = f'<{link}>; rel="next"'
+        return json_reply(200, page, headers)
+
+    def _playback(self, playback_id: str) -> dict[str, Any] | None:
+        found = [s for s in self.streams.values() if s.get("playbackId") == playback_id]
+        if not found or found[0].get("deleted") or found[0].get("suspended"):
+            return None
+        stream = found[0]
+        meta: dict[str, Any] = {
+            "live": 1 if stream.get("isActive") else 0,
+            "source": [
+                {"hrn": "HLS (TS)", "type": PLAYLIST_TYPE, "url": self.hls_url(playback_id)}
+            ],
+        }
+        if "playbackPolicy" in stream:
+            meta["playbackPolicy"] = stream["playbackPolicy"]
+        return {"type": "live", "meta": meta}
+
+    def _resend(self, webhook_id: str, log_id: str) -> Reply:
+        hook = self.webhooks.get(webhook_id)
+        logs = self.webhook_logs.get(webhook_id, [])
+        old = next((e for e in logs if e["id"] == log_id), None)
+        if hook is None or old is None:
+            return errors(404, "webhook log not found")
+        self.resends.append((webhook_id, log_id))
+        # A resend keeps the event id and createdAt and carries a new timestamp and signature.
+        timestamp = now_ms()
+        try:
+            body = json.dumps({**json.loads(old["request"]["body"]), "timestamp": timestamp})
+        except (ValueError, TypeError):
+            body = old["request"]["body"]
+        headers = {"content-type": "application/json", "user-agent": "livepeer.studio"}
+        if hook.get("sharedSecret"):
+            headers["Livepeer-Signature"] = sign(body, hook["sharedSecret"], timestamp)
+        callback = self.on_resend
+        status = 200
+        if callback is not None:
+            self.lock.release()  # the callback may take a while or call back into the fake
+            try:
+                status = callback(_public_hook(hook), body, headers) or 200
+            finally:
+                self.lock.acquire()
+        entry = self.add_log(webhook_id, body, status=status)
+        entry["event"] = old.get("event")
+        return json_reply(200, entry)
+
+    def _cdn_mode(self, playback_id: str) -> str | None:
+        with self.lock:
+            if playback_id in self.cdn_modes:
+                return self.cdn_modes[playback_id]
+            for s in self.streams.values():
+                if s.get("playbackId") == playback_id and not s.get("deleted"):
+                    return "live" if s.get("isActive") else "offline"
+        return None
+
+    def _cdn_route(self, path: str, query: str) -> Reply:
+        seg = [unquote(s) for s in path.split("/") if s]
+        if seg[:1] == ["hls"] and len(seg) == 3 and seg[2] == "index.m3u8":
+            # The global edge sends every viewer to a regional node, query (jwt) included.
+            target = f"{self.cdn_url}/region/hls/{seg[1]}/index.m3u8"
+            return Reply(
+                307, b"", "text/plain", {"Location": target + (f"?{query}" if query else "")}
+            )
+        if seg[:2] != ["region", "hls"] or len(seg) < 4:
+            return Reply(404, b"404 page not found", "text/plain")
+        mode = self._cdn_mode(seg[2])
+        if mode == "hang":
+            self._stopping.wait(30)
+            mode = "offline"
+        return _cdn_answer(mode, seg[3:])
+
+
+def _public_hook(hook: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in hook.items() if k != "sharedSecret"}
+
+
+def _playlist(*lines: str) -> Reply:
+    return Reply(200, ("\n".join(lines) + "\n").encode(), PLAYLIST_TYPE)
+
+
+def _cdn_answer(mode: str | None, rest: list[str]) -> Reply:
+    """The regional node's answer for /region/hls/<playbackId>/<rest...>."""
+    if mode in (None, "404"):
+        return Reply(404, b"Stream not found", "text/plain")
+    if mode == "html403":
+        return Reply(403, HTML_PAGE.format(t="403 Forbidden").encode(), "text/html")
+    if mode == "html200":
+        return Reply(200, HTML_PAGE.format(t="Livepeer").encode(), "text/html")
+    if mode == "offline":
+        return _playlist("#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-ERROR: Stream open failed")
+    if mode == "denied":
+        if rest[-1].endswith(".ts"):
+            return json_reply(
+                401, {"error": "unauthorised", "error_detail": "access control denied"}
+            )
+        return _playlist("#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-ERROR: access control denied")
+    if rest == ["index.m3u8"]:
+        master = ["#EXTM3U", "#EXT-X-VERSION:3"]
+        for name, bandwidth, resolution in RENDITIONS:
+            master += [
+                f"#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},RESOLUTION={resolution}",
+                f"{name}/index.m3u8",
+            ]
+        return _playlist(*master)
+    if len(rest) == 2 and rest[1] == "index.m3u8":
+        media = [
+            "#EXTM3U",
+            "#EXT-X-VERSION:3",
+            "#EXT-X-TARGETDURATION:2",
+            "#EXT-X-MEDIA-SEQUENCE:0",
+        ]
+        if mode == "live":
+            for n in range(3):
+                media += ["#EXTINF:2.000,", f"{n}.ts"]
+        return _playlist(*media)
+    if len(rest) == 2 and rest[1].endswith(".ts") and mode == "live":
+        return Reply(200, b"\x47" + b"\x00" * 187, "video/mp2t")  # one MPEG-TS packet
+    return Reply(404, b"not found", "text/plain")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as urllib3's pool expects
+    server: _Server
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        reply = self.server.fake.handle(self.server.role, self.command, self.path, headers, body)
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(reply.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # keep test output clean
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the default 5 drops SYNs under concurrent tests (1 s retries)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (timeouts under test) is expected; anything else is a bug.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class _Server(_QuietServer):
+    def __init__(self, fake: FakeLivepeer, role: str) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.fake = fake
+        self.role = role
+
+
+def _start(fake: FakeLivepeer, role: str) -> _Server:
+    server = _Server(fake, role)
+    # A short poll interval makes stop() take milliseconds instead of half a second.
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    return server
+
+
+class HitCounter:
+    """A server that answers 200 to anything and counts requests: proof of no contact."""
+
+    def __init__(self) -> None:
+        self.hits = 0
+        counter = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                counter.hits += 1
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            do_POST = do_GET
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True).start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> HitCounter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@pytest.fixture(name="fake_livepeer")
+def fake_livepeer_fixture() -> Iterator[FakeLivepeer]:
+    """A running FakeLivepeer with FAKE_API_KEY, stopped after the test."""
+    with FakeLivepeer() as fake:
+        yield fake

@@ -1,0 +1,23 @@
+"""The `livepeer-webhooks` command.
+
+Exit codes for every subcommand: 0 success, 1 the check or action failed, 2 bad usage or
+configuration.
+"""
+
+from __future__ import annotations
+
+import click
+
+from .config_check import check_config
+from .deliveries import send_test_event, simulate
+from .serving import dev, serve
+from .signature_check import verify_signature
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Livepeer Studio webhook receiver: verified ingest, stream state, diagnosis."""
+
+
+for command in (serve, dev, send_test_event, simulate, verify_signature, check_config):
+    main.add_command(command)

@@ -1,0 +1,81 @@
+"""`check-config`: validate the environment, ping Redis, and try the Livepeer API key."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import click
+
+from ..config import ConfigError, Settings
+from ..livepeer_api import LivepeerApi
+from ..probe import Prober
+from ..store import StorageError, Store, connect
+from .common import EXIT_FAILED, EXIT_USAGE
+
+
+def _line(ok: bool | None, what: str, detail: str) -> None:
+    mark = {True: "ok  ", False: "FAIL", None: "--  "}[ok]
+    click.echo(f"{mark} {what}: {detail}")
+
+
+def _check_redis(settings: Settings) -> bool:
+    if settings.redis_url is None:
+        _line(None, "redis", "REDIS_URL unset: `serve` would start an embedded Redis (dev only)")
+        return True
+    try:
+        store = Store(connect(settings), settings.redis_key_prefix)
+        store.ping()
+    except StorageError as error:
+        _line(False, "redis", f"{error}; check REDIS_URL (and REDIS_SSL_CERT_REQS for rediss://)")
+        return False
+    _line(True, "redis", "PING answered" + (" (cluster)" if settings.redis_cluster else ""))
+    return True
+
+
+def _check_api(settings: Settings) -> bool:
+    api = LivepeerApi.from_settings(settings, Prober.from_settings(settings))
+    if api is None:
+        _line(None, "livepeer api", "LIVEPEER_API_KEY unset: diagnosis uses webhook data only")
+        return True
+    result = api.list_webhooks(deadline=time.monotonic() + 10)
+    if result.error or result.value is None:
+        _line(False, "livepeer api", f"{result.error or 'no answer'} from {api.base_url}")
+        return False
+    hooks = result.value
+    _line(True, "livepeer api", f"key accepted; {len(hooks)} webhook(s) registered")
+    if settings.public_url:
+        ours = [h for h in hooks if h.url.rstrip("/").lower() == settings.public_url.lower()]
+        _line(
+            bool(ours),
+            "webhook registration",
+            f"PUBLIC_URL {'is' if ours else 'is not'} registered in Livepeer Studio",
+        )
+        return bool(ours)
+    return True
+
+
+@click.command("check-config")
+def check_config() -> None:
+    """Validate the environment, ping Redis and, with LIVEPEER_API_KEY, call the Livepeer API.
+
+    Prints one line per check; never prints a secret. Exit 0 when all checks pass, 1 when
+    Redis or the API fails, 2 when the configuration itself is invalid.
+
+    \b
+    Examples:
+      livepeer-webhooks check-config
+      REDIS_URL=rediss://:pw@host:6380 REDIS_SSL_CERT_REQS=none livepeer-webhooks check-config
+    """
+    try:
+        settings = Settings.from_env(os.environ)
+    except ConfigError as error:
+        _line(False, "configuration", str(error))
+        raise SystemExit(EXIT_USAGE) from None
+    secrets = len(settings.webhook_secrets)
+    _line(
+        True, "configuration", f"{secrets} webhook secret(s), {len(settings.ops_tokens)} token(s)"
+    )
+    results = [_check_redis(settings), _check_api(settings)]
+    if not all(results):
+        raise SystemExit(EXIT_FAILED)

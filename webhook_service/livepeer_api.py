@@ -1,0 +1,461 @@
+"""A small Livepeer Studio API client for live checks: bounded, never raising, never leaking keys.
+
+Every method takes a `deadline` (a `time.monotonic()` value) and answers a result holding the
+value, `not_found=True` (HTTP 404) or an `error` string; shapes are in LIVEPEER.md.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
+
+from webhook_service.config import Secret, Settings
+from webhook_service.diagnostics.facts import (
+    ApiSession,
+    ApiStream,
+    ApiWebhook,
+    SigningKey,
+    WebhookLogEntry,
+)
+from webhook_service.probe import Prober
+
+T = TypeVar("T")
+
+SHAPE_ERROR = "unexpected response shape"
+_HLS_TYPE = "html5/application/vnd.apple.mpegurl"
+_NEXT_LINK = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?', re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ApiResult(Generic[T]):
+    """A value, or `not_found` (HTTP 404), or an `error` saying why the API gave neither."""
+
+    value: T | None = None
+    not_found: bool = False
+    error: str | None = None
+    status: int | None = None  # HTTP status of the last response, when there was one
+    incomplete: bool = False  # a list had more pages than the client follows
+
+
+@dataclass(frozen=True)
+class StreamResult(ApiResult[ApiStream]):
+    """A stream lookup; `key_matches` compares a given key with the API's (never kept)."""
+
+    key_matches: bool | None = None  # None: no key given, or the API did not show one
+
+
+@dataclass(frozen=True)
+class WebhookLogPage:
+    entries: tuple[WebhookLogEntry, ...]
+    next_url: str | None  # pass back as `next_url` for the next (older) page
+
+
+@dataclass(frozen=True)
+class PlaybackInfo:
+    """GET /playback/{id}: what the player would be told."""
+
+    playback_id: str
+    kind: str | None  # live | vod | recording
+    live: bool | None
+    playback_policy: str | None
+    playback_policy_webhook_id: str | None
+    hls_url: str | None
+
+
+class _ShapeError(Exception):
+    """Internal: the JSON is not shaped like Livepeer's documented object."""
+
+
+@dataclass(frozen=True)
+class _Reply:
+    data: Any = None
+    next_url: str | None = None
+    not_found: bool = False
+    error: str | None = None
+    status: int | None = None
+
+
+class LivepeerApi:
+    """Livepeer Studio API calls over a `Prober`, authenticated with the account's API key."""
+
+    def __init__(
+        self,
+        prober: Prober,
+        api_key: Secret,
+        base_url: str,
+        *,
+        max_bytes: int = 1_048_576,
+        page_limit: int = 100,
+        max_pages: int = 5,
+    ) -> None:
+        self._prober = prober
+        self._key = api_key
+        self.base_url = base_url.rstrip("/")
+        self._max_bytes = max_bytes
+        # Without `limit` Livepeer returns every row at once; pages keep bodies bounded.
+        self._limit = str(page_limit)
+        self._max_pages = max_pages
+
+    @classmethod
+    def from_settings(cls, settings: Settings, prober: Prober) -> LivepeerApi | None:
+        """The client for LIVEPEER_API_KEY, or None when no key is configured."""
+        if settings.livepeer_api_key is None:
+            return None
+        return cls(prober, settings.livepeer_api_key, settings.livepeer_api_url)
+
+    def __repr__(self) -> str:
+        return f"LivepeerApi(base_url={self.base_url!r})"
+
+    def get_stream(
+        self, stream_id: str, *, deadline: float, compare_key: str | None = None
+    ) -> StreamResult:
+        """GET /stream/{id}; with `compare_key`, also whether it is the stream's key."""
+        return self._stream(self._url("stream", stream_id), deadline, compare_key)
+
+    def get_stream_by_key(self, stream_key: str, *, deadline: float) -> StreamResult:
+        """GET /stream/key/{key}: the stream an encoder's key belongs to (404: none)."""
+        return self._stream(self._url("stream", "key", stream_key), deadline, stream_key)
+
+    def list_sessions(
+        self, parent_id: str, *, deadline: float
+    ) -> ApiResult[tuple[ApiSession, ...]]:
+        """GET /session?parentId=...: every session of a stream (recording fields included)."""
+        # An empty parentId would list every session of the account.
+        url = self._url("session", parentId=parent_id, limit=self._limit) if parent_id else None
+        return self._list(url, deadline, _session)
+
+    def get_playback(self, playback_id: str, *, deadline: float) -> ApiResult[PlaybackInfo]:
+        """GET /playback/{id}: sources and policy (404 for a deleted or suspended stream)."""
+        reply = self._call("GET", self._url("playback", playback_id), deadline)
+        return _single(reply, lambda data: _playback(playback_id, data))
+
+    def list_webhooks(self, *, deadline: float) -> ApiResult[tuple[ApiWebhook, ...]]:
+        """GET /webhook, following `Link: rel="next"` for up to max_pages pages."""
+        return self._list(self._url("webhook", limit=self._limit), deadline, _webhook)
+
+    def get_webhook(self, webhook_id: str, *, deadline: float) -> ApiResult[ApiWebhook]:
+        """GET /webhook/{id}."""
+        return _single(self._call("GET", self._url("webhook", webhook_id), deadline), _webhook)
+
+    def webhook_log(
+        self, webhook_id: str, *, deadline: float, limit: int = 50, next_url: str | None = None
+    ) -> ApiResult[WebhookLogPage]:
+        """One page of GET /webhook/{id}/log, newest first; `next_url` comes from a prior page."""
+        if next_url is not None:
+            url = self._on_api(next_url)
+            if url is None:
+                return ApiResult(error="next page is not on the Livepeer API")
+        else:
+            url = self._url("webhook", webhook_id, "log", limit=str(limit))
+        reply = self._call("GET", url, deadline)
+        result = _single(reply, lambda data: _entries(data, _log_entry))
+        if result.value is None:
+            return ApiResult(not_found=result.not_found, error=result.error, status=result.status)
+        more = reply.next_url if result.value else None  # Livepeer links even an empty page
+        return ApiResult(value=WebhookLogPage(result.value, more), status=result.status)
+
+    def resend(self, webhook_id: str, log_id: str, *, deadline: float) -> ApiResult[bool]:
+        """POST /webhook/{id}/log/{logId}/resend: Livepeer delivers the stored event again."""
+        url = self._url("webhook", webhook_id, "log", log_id, "resend")
+        reply = self._call("POST", url, deadline, body=b"")
+        if reply.error is not None or reply.not_found:
+            return ApiResult(not_found=reply.not_found, error=reply.error, status=reply.status)
+        return ApiResult(value=True, status=reply.status)
+
+    def list_signing_keys(self, *, deadline: float) -> ApiResult[tuple[SigningKey, ...]]:
+        """GET /access-control/signing-key: the keys playback JWTs may be signed with."""
+        url = self._url("access-control", "signing-key", limit=self._limit)
+        return self._list(url, deadline, _signing_key)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _stream(self, url: str | None, deadline: float, compare_key: str | None) -> StreamResult:
+        reply = self._call("GET", url, deadline, secret=compare_key)
+        if reply.error is not None or reply.not_found:
+            return StreamResult(not_found=reply.not_found, error=reply.error, status=reply.status)
+        try:
+            stream = _stream(reply.data)
+        except _ShapeError:
+            return StreamResult(error=SHAPE_ERROR, status=reply.status)
+        # The API's key lives only in this frame: compared, never stored (ApiStream has no key).
+        api_key = reply.data.pop("streamKey", None)
+        matches = None
+        if compare_key is not None and isinstance(api_key, str):
+            matches = hmac.compare_digest(compare_key.encode(), api_key.encode())
+        return StreamResult(value=stream, status=reply.status, key_matches=matches)
+
+    def _list(
+        self, url: str | None, deadline: float, parse: Callable[[Any], T]
+    ) -> ApiResult[tuple[T, ...]]:
+        if url is None:
+            return ApiResult(error="empty id")
+        items: list[T] = []
+        next_url: str | None = url
+        status = None
+        for _ in range(self._max_pages):
+            if next_url is None:
+                break
+            reply = self._call("GET", next_url, deadline)
+            page = _single(reply, lambda data: _entries(data, parse))
+            if page.value is None:
+                return ApiResult(not_found=page.not_found, error=page.error, status=page.status)
+            items.extend(page.value)
+            status = page.status
+            next_url = reply.next_url if page.value else None  # Livepeer links empty pages too
+        return ApiResult(value=tuple(items), status=status, incomplete=next_url is not None)
+
+    def _url(self, *segments: str, **query: str) -> str | None:
+        """The API URL for these path segments, or None when one is empty (a missing id)."""
+        if not all(segments):
+            return None  # "/stream/" would list streams instead of failing
+        # Ids come from operators and URLs: quote every character that could change the path,
+        # dots included (urllib3 resolves "/../" segments).
+        path = "/".join(quote(s, safe="").replace(".", "%2E") for s in segments)
+        return f"{self.base_url}/{path}" + (f"?{urlencode(query)}" if query else "")
+
+    def _on_api(self, url: str) -> str | None:
+        """A Link URL rebased onto the configured API base, or None if it points elsewhere.
+
+        Livepeer builds Link from the request's own protocol, which behind its proxy may say
+        http: the bearer token must only ever travel to the configured scheme and host.
+        """
+        try:
+            link, base = urlsplit(url), urlsplit(self.base_url)
+            same_host = link.hostname == base.hostname
+        except ValueError:
+            return None
+        if not same_host or not link.path.startswith(base.path + "/"):
+            return None
+        cursor = parse_qs(link.query).get("cursor", [""])[0]
+        if cursor in {"", "undefined", "null"}:
+            return None  # Livepeer links past the last page with a cursor it never set
+        return urlunsplit((base.scheme, base.netloc, link.path, link.query, ""))
+
+    def _call(
+        self,
+        method: str,
+        url: str | None,
+        deadline: float,
+        *,
+        body: bytes | None = None,
+        secret: str | None = None,
+    ) -> _Reply:
+        if url is None:
+            return _Reply(error="empty id")
+        headers = {"Authorization": f"Bearer {self._key.reveal()}", "Accept": "application/json"}
+        response = self._prober.request(
+            method, url, deadline=deadline, headers=headers, body=body, max_bytes=self._max_bytes
+        )
+        result, status = response.result, response.result.status
+        if result.error is not None or status is None:
+            return _Reply(error=self._redact(result.error or "no response", secret))
+        if status == 404:
+            return _Reply(not_found=True, status=status)
+        if not 200 <= status < 300:
+            return _Reply(error=_status_error(status), status=status)
+        if response.truncated:
+            return _Reply(error="response too large", status=status)
+        if not response.content.strip() and method == "POST":
+            return _Reply(status=status)
+        try:
+            data = json.loads(response.content)
+        except (ValueError, RecursionError):
+            return _Reply(error="not JSON", status=status)
+        link = _NEXT_LINK.search(response.headers.get("link", ""))
+        next_url = self._on_api(link.group(1)) if link else None
+        return _Reply(data=data, next_url=next_url, status=status)
+
+    def _redact(self, text: str, secret: str | None) -> str:
+        """Transport errors are fixed phrases today; this keeps keys out if that ever changes."""
+        for value in (self._key.reveal(), secret):
+            if value:
+                text = text.replace(value, "[redacted]")
+                text = text.replace(quote(value, safe=""), "[redacted]")
+        return text
+
+
+def _status_error(status: int) -> str:
+    if status == 401:
+        return "API key rejected (HTTP 401)"
+    if status == 403:
+        return "forbidden for this API key (HTTP 403)"
+    if status == 429:
+        return "rate limited (HTTP 429)"
+    return f"HTTP {status}"
+
+
+def _single(reply: _Reply, parse: Callable[[Any], T]) -> ApiResult[T]:
+    if reply.error is not None or reply.not_found:
+        return ApiResult(not_found=reply.not_found, error=reply.error, status=reply.status)
+    try:
+        return ApiResult(value=parse(reply.data), status=reply.status)
+    except _ShapeError:
+        return ApiResult(error=SHAPE_ERROR, status=reply.status)
+
+
+def _entries(data: Any, parse: Callable[[Any], T]) -> tuple[T, ...]:
+    if not isinstance(data, list):
+        raise _ShapeError
+    return tuple(parse(item) for item in data)
+
+
+# -- Livepeer's camelCase JSON to the facts dataclasses ---------------------------------------
+
+
+def _obj(value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise _ShapeError
+    return value
+
+
+def _sub(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """An optional nested object; null, absent or mistyped reads as empty."""
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _req_str(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise _ShapeError
+    return value
+
+
+def _str(data: Mapping[str, Any], key: str, limit: int = 2048) -> str | None:
+    value = data.get(key)
+    return value[:limit] if isinstance(value, str) else None
+
+
+def _int(data: Mapping[str, Any], key: str) -> int | None:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value) if math.isfinite(value) else None
+
+
+def _bool(data: Mapping[str, Any], key: str) -> bool | None:
+    value = data.get(key)
+    return value if isinstance(value, bool) else None
+
+
+def _policy(data: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(type, webhookId) of playbackPolicy: absent or null means public (no access control).
+
+    The API leaves the field out of public streams; only a delivery's stream object, which may
+    be trimmed, leaves the policy unknown when it lacks the field.
+    """
+    policy = data.get("playbackPolicy")
+    if policy is None:
+        return "public", None
+    if isinstance(policy, dict):
+        return _str(policy, "type", 32), _str(policy, "webhookId", 128)
+    return None, None
+
+
+def _stream(value: Any) -> ApiStream:
+    data = _obj(value)
+    policy, webhook_id = _policy(data)
+    return ApiStream(
+        id=_req_str(data, "id"),
+        name=_str(data, "name"),
+        playback_id=_str(data, "playbackId"),
+        is_active=_bool(data, "isActive"),
+        suspended=_bool(data, "suspended"),
+        deleted=_bool(data, "deleted"),
+        record=_bool(data, "record"),
+        playback_policy=policy,
+        playback_policy_webhook_id=webhook_id,
+        last_seen_ms=_int(data, "lastSeen"),
+        source_segments=_int(data, "sourceSegments"),
+    )
+
+
+def _session(value: Any) -> ApiSession:
+    data = _obj(value)
+    return ApiSession(
+        id=_req_str(data, "id"),
+        created_at_ms=_int(data, "createdAt"),
+        last_seen_ms=_int(data, "lastSeen"),
+        recording_status=_str(data, "recordingStatus", 32),
+        recording_url=_str(data, "recordingUrl"),
+        mp4_url=_str(data, "mp4Url"),
+        source_segments=_int(data, "sourceSegments"),
+    )
+
+
+def _webhook(value: Any) -> ApiWebhook:
+    data = _obj(value)
+    status = _sub(data, "status")
+    failure = _sub(status, "lastFailure")
+    events = data.get("events")
+    events = events if isinstance(events, list) else []
+    return ApiWebhook(
+        id=_req_str(data, "id"),
+        url=_req_str(data, "url"),
+        events=tuple(e for e in events if isinstance(e, str)),
+        last_triggered_at_ms=_int(status, "lastTriggeredAt"),
+        last_failure_at_ms=_int(failure, "timestamp"),
+        last_failure_status=_int(failure, "statusCode"),
+        last_failure_error=_str(failure, "error", 300),
+    )
+
+
+def _log_entry(value: Any) -> WebhookLogEntry:
+    data = _obj(value)
+    response = _sub(data, "response")  # absent on a timeout or network error
+    request = _sub(data, "request")
+    return WebhookLogEntry(
+        id=_req_str(data, "id"),
+        event=_str(data, "event", 64),
+        created_at_ms=_int(data, "createdAt"),
+        success=_bool(data, "success"),
+        response_status=_int(response, "status"),
+        event_id=_event_id(request.get("body")) or _str(data, "eventId", 128),
+    )
+
+
+def _event_id(body: Any) -> str | None:
+    """The delivery's event `id`, from the JSON body Livepeer logged as a string."""
+    if not isinstance(body, str):
+        return None
+    try:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return _str(parsed, "id", 128) if isinstance(parsed, dict) else None
+
+
+def _signing_key(value: Any) -> SigningKey:
+    data = _obj(value)
+    disabled = _bool(data, "disabled") is True  # absent: enabled, as Livepeer creates keys
+    return SigningKey(public_key_b64=_req_str(data, "publicKey"), disabled=disabled)
+
+
+def _playback(playback_id: str, value: Any) -> PlaybackInfo:
+    data = _obj(value)
+    meta = _obj(data.get("meta"))
+    policy, webhook_id = _policy(meta)
+    live = _int(meta, "live")
+    return PlaybackInfo(
+        playback_id=playback_id,
+        kind=_str(data, "type", 32),
+        live=None if live is None else live == 1,
+        playback_policy=policy,
+        playback_policy_webhook_id=webhook_id,
+        hls_url=_hls_source(meta.get("source")),
+    )
+
+
+def _hls_source(sources: Any) -> str | None:
+    for source in sources if isinstance(sources, list) else ():
+        if isinstance(source, dict) and (
+            source.get("type") == _HLS_TYPE or str(source.get("hrn", "")).startswith("HLS")
+        ):
+            return _str(source, "url")
+    return None
