@@ -1,0 +1,360 @@
+"""The `playback` check: why Livepeer's access control denies a viewer (pure: facts in, Verdict)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import jwt
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from webhook_service.diagnostics.facts import PlaybackFacts, SigningKey
+from webhook_service.diagnostics.verdict import Status, Verdict, unknown
+from webhook_service.models import iso_from_ms
+
+ALGORITHM = "ES256"  # the edge verifies with the token's P-256 `pub` key: nothing else works
+MAX_EXP_AHEAD_MS = 7 * 24 * 3600 * 1000  # the edge refuses an exp more than 7 days ahead
+MAX_TEXT = 100
+
+# code suffix -> (status, cause, fix), formatted with the values of `_verdict`.
+_ROWS: dict[str, tuple[Status, str, str]] = {
+    "no_api_key": (
+        "unknown",
+        "The playback policy is unknown: no LIVEPEER_API_KEY, and no delivery carried it.",
+        "Set LIVEPEER_API_KEY (or wait for the stream's next delivery) and run the check again.",
+    ),
+    "public": (
+        "ok",
+        "Stream '{stream}' has no access control (policy public): a 403 comes from elsewhere.",
+        "Look in front of the player (a proxy, your own CDN or signed URLs) and at the account's "
+        "viewer limit; run the hls check.",
+    ),
+    "jwt_required": (
+        "warn",
+        "Stream '{stream}' plays only with a signed JWT, and no token was given to check.",
+        "Run the check again with the viewer's token in the Livepeer-Jwt header.",
+    ),
+    "jwt_malformed": (
+        "fail",
+        "The token is not one Livepeer's edge accepts: {problem}.",
+        "Sign an ES256 JWT with the signing key's private key and the claims sub (playback id), "
+        "pub (the key's publicKey exactly as Livepeer shows it) and exp, e.g. with signAccessJwt.",
+    ),
+    "jwt_expired": (
+        "fail",
+        "The token is outside the time the edge accepts: {problem}.",
+        "Issue tokens that expire at most 7 days ahead, from a server whose clock is right "
+        "(check NTP), and refresh them before exp.",
+    ),
+    "jwt_wrong_playback_id": (
+        "fail",
+        "The token's sub is '{sub}', but the stream's playback id is '{playback_id}'.",
+        "Sign the token with sub set to the stream's playbackId (GET /stream/{stream}).",
+    ),
+    "jwt_bad_signature": (
+        "fail",
+        "The token's signature does not verify with the key in its pub claim: it was signed "
+        "with another private key, or altered.",
+        "Sign with the private key of the signing key whose publicKey is in pub, and pass the "
+        "token on unmodified.",
+    ),
+    "jwt_unknown_key": (
+        "fail",
+        "The token's pub key ({fingerprint}) is not an enabled signing key of the "
+        "account{problem}: Livepeer denies it.",
+        "Use a key listed by GET /access-control/signing-key (enable it if disabled) and copy "
+        "its publicKey text exactly into pub.",
+    ),
+    "jwt_valid": (
+        "ok",
+        "The token verifies with its pub key, has sub '{sub}' and expires at {exp}{problem}.",
+        "Nothing to fix in the token; check that the player sends it (jwt query parameter or "
+        "Livepeer-Jwt header) and run the hls check.",
+    ),
+    "webhook_missing": (
+        "fail",
+        "The policy is webhook, but the access-control webhook {webhook} does not exist.",
+        "Create a playback.accessControl webhook and PATCH /stream/{stream} with its id in "
+        "playbackPolicy.webhookId, or make the policy public.",
+    ),
+    "webhook_points_here": (
+        "fail",
+        "The access-control webhook {webhook} calls this receiver ({url}), which cannot decide "
+        "who may watch: every viewer is denied.",
+        "Point the access-control webhook at your own service that answers "
+        "playback.accessControl (2xx allows); keep this receiver for stream events.",
+    ),
+    "webhook_failing": (
+        "fail",
+        "The access-control webhook {webhook} is failing now ({problem}): viewers are denied.",
+        "Make {url} answer 2xx within about 2 s (its logs show why it failed), then retry "
+        "playback; Livepeer caches decisions for 120 s.",
+    ),
+    "webhook_ok": (
+        "ok",
+        "The access-control webhook {webhook} exists and is not failing: denials are its own.",
+        "Read that service's logs for the viewer's playback.accessControl call: a non-2xx, a "
+        'body like {{"ret": 403}} or an answer slower than ~2 s denies.',
+    ),
+}
+
+
+@dataclass(frozen=True)
+class _Token:
+    """The claims of a well-formed ES256 token, read before its signature is checked."""
+
+    sub: str
+    pub: str  # the claim as sent: Livepeer finds the signing key by this exact text
+    key: ec.EllipticCurvePublicKey
+    exp: float
+    not_before: float | None  # the later of iat and nbf: the edge refuses the token before it
+    evidence: dict[str, Any]
+
+
+def diagnose_playback(facts: PlaybackFacts) -> Verdict:
+    """Answer with the first playback row of DESIGN.md whose condition holds on `facts`."""
+    ev: dict[str, Any] = {
+        "stream_id": facts.stream_id,
+        "playback_id": facts.playback_id,
+        "policy": facts.policy,
+        "policy_source": facts.policy_source,
+    }
+    if facts.api_error is not None:
+        ev["api_error"] = facts.api_error
+    policy = facts.policy.strip().lower() if facts.policy is not None else None
+    if policy is None and not facts.api_configured:
+        return _verdict(facts, "no_api_key", ev)
+    if policy is None:
+        reason = "neither the Livepeer API nor a delivery gave the stream's playback policy"
+        if facts.api_error is not None:
+            reason = f"the Livepeer API failed ({facts.api_error})"
+        return unknown("playback", reason, _UNKNOWN_FIX, **ev)
+    if policy == "public":
+        return _verdict(facts, "public", ev)
+    if policy == "jwt":
+        return _diagnose_jwt(facts, ev)
+    if policy == "webhook":
+        return _diagnose_webhook(facts, ev)
+    reason = f"the playback policy type '{policy[:MAX_TEXT]}' is not one this check knows"
+    return unknown("playback", reason, _UNKNOWN_FIX, **ev)
+
+
+_UNKNOWN_FIX = (
+    "Check the stream's playbackPolicy with GET /stream/<id> and that LIVEPEER_API_KEY works, "
+    "then run the check again."
+)
+
+
+def _diagnose_jwt(facts: PlaybackFacts, ev: dict[str, Any]) -> Verdict:
+    """The jwt rows, in order, for a stream whose policy is `jwt`."""
+    token = (facts.jwt or "").strip()
+    ev["token_given"] = bool(token)
+    if not token:
+        return _verdict(facts, "jwt_required", ev)
+    read = _read_token(token)
+    if isinstance(read, str):
+        return _verdict(facts, "jwt_malformed", {**ev, "problem": read}, problem=read)
+    ev.update(read.evidence)
+    now = facts.now_ms
+    if read.exp * 1000 <= now:
+        problem = f"it expired at {ev['exp']}"
+    elif read.exp * 1000 - now > MAX_EXP_AHEAD_MS:
+        problem = f"its exp ({ev['exp'] or read.exp}) is more than 7 days ahead"
+    elif read.not_before is not None and read.not_before * 1000 > now:
+        problem = "its iat or nbf is in the future (the signer's clock is ahead)"
+    else:
+        problem = ""
+    if problem:
+        return _verdict(facts, "jwt_expired", {**ev, "problem": problem}, problem=problem)
+    if facts.playback_id is not None and read.sub != facts.playback_id:
+        return _verdict(facts, "jwt_wrong_playback_id", ev)
+    try:
+        jwt.api_jws.decode_complete(token, key=read.key, algorithms=[ALGORITHM])
+    except jwt.PyJWTError:
+        return _verdict(facts, "jwt_bad_signature", ev)
+    note = "" if facts.playback_id else " (sub not compared: the playback id is unknown)"
+    if facts.signing_keys is not None:
+        known, extra = _match_key(read, facts.signing_keys)
+        ev.update(extra)
+        if not known:
+            if extra.get("key_disabled"):
+                note = " (it is a disabled key)"
+            elif extra.get("same_key_other_text"):
+                note = " (an enabled key is the same key, but its text differs)"
+            return _verdict(facts, "jwt_unknown_key", ev, problem=note)
+    else:
+        note += " (pub not checked: the account's signing keys could not be listed)"
+    return _verdict(facts, "jwt_valid", ev, problem=note)
+
+
+def _read_token(token: str) -> _Token | str:
+    """The unverified claims of a token Livepeer's edge could accept, or what is wrong with it."""
+    try:
+        header = jwt.get_unverified_header(token)
+        unverified = jwt.api_jws.decode_complete(token, options={"verify_signature": False})
+        claims = json.loads(unverified["payload"])
+    except (jwt.PyJWTError, ValueError, RecursionError):
+        return "it is not a JWT (three base64url parts with a JSON header and claims)"
+    if header.get("alg") != ALGORITHM:
+        return f"its alg is '{str(header.get('alg'))[:20]}', and Livepeer accepts ES256 only"
+    if not isinstance(claims, dict):
+        return "its claims are not a JSON object"
+    sub, pub = claims.get("sub"), claims.get("pub")
+    if not isinstance(sub, str) or not sub:
+        return "the sub claim (the playback id) is missing or not a string"
+    if not isinstance(pub, str) or not pub:
+        return "the pub claim (the signing key's public key) is missing or not a string"
+    key = _load_key(pub)
+    if isinstance(key, str):
+        return key
+    # The edge's JWT library rejects a non-numeric exp, iat or nbf, and requires exp.
+    times: dict[str, float] = {}
+    for name in (n for n in ("exp", "iat", "nbf") if claims.get(n) is not None):
+        seconds = _seconds(claims[name])
+        if seconds is None:
+            return f"the {name} claim is not a number of seconds"
+        times[name] = seconds
+    exp = times.pop("exp", None)
+    if exp is None:
+        return "the exp claim is missing (Livepeer requires one)"
+    evidence = {n: _iso(value * 1000) for n, value in {"exp": exp, **times}.items()}
+    evidence.update({n: str(claims[n])[:MAX_TEXT] for n in ("sub", "iss", "action") if n in claims})
+    evidence["key_fingerprint"] = _fingerprint(key)
+    return _Token(sub, pub, key, exp, max(times.values(), default=None), evidence)
+
+
+def _seconds(value: Any) -> float | None:
+    """A JSON NumericDate as float seconds, or None for strings, booleans, NaN and infinities."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _load_key(pub: str) -> ec.EllipticCurvePublicKey | str:
+    """The P-256 key in a `pub` claim (base64 of a PEM, as Livepeer shows it), or the problem."""
+    if pub.lstrip().startswith("-----BEGIN"):
+        return "the pub claim is a PEM; Livepeer expects base64 of the PEM"
+    try:  # strict base64 like the edge's Go decoder, which only skips line breaks
+        der = base64.b64decode(pub.replace("\r", "").replace("\n", ""), validate=True)
+        key = serialization.load_pem_public_key(der)
+    except (binascii.Error, ValueError, UnsupportedAlgorithm):
+        return "the pub claim is not base64 of a PEM public key"
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        return "the pub claim is not a P-256 public key, which ES256 needs"
+    return key
+
+
+def _match_key(token: _Token, keys: tuple[SigningKey, ...]) -> tuple[bool, dict[str, Any]]:
+    """Whether `pub` is an enabled signing key, compared as text as Livepeer compares it."""
+    if any(k.public_key_b64 == token.pub for k in keys if not k.disabled):
+        return True, {}
+    enabled = [_fingerprint(_load_key(k.public_key_b64)) for k in keys if not k.disabled]
+    extra: dict[str, Any] = {"enabled_key_fingerprints": enabled}
+    if any(k.public_key_b64 == token.pub for k in keys if k.disabled):
+        extra["key_disabled"] = True
+    elif _fingerprint(token.key) in enabled:
+        extra["same_key_other_text"] = True
+    return False, extra
+
+
+def _fingerprint(key: ec.EllipticCurvePublicKey | str) -> str:
+    """A short, stable name for a public key (the base64 PEM's own tail is the same for all)."""
+    if isinstance(key, str):
+        return "unreadable"
+    der = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return "sha256:" + hashlib.sha256(der).hexdigest()[:16]
+
+
+def _diagnose_webhook(facts: PlaybackFacts, ev: dict[str, Any]) -> Verdict:
+    """The webhook rows, in order, for a stream whose policy is `webhook`."""
+    ev["webhook_id"] = facts.webhook_id
+    # An API stream whose policy names no webhookId has no webhook to call: that is "missing".
+    if facts.webhook_missing or (facts.webhook_id is None and facts.policy_source == "api"):
+        return _verdict(facts, "webhook_missing", ev)
+    hook = facts.webhook
+    if hook is None:
+        if not facts.api_configured:
+            reason = "LIVEPEER_API_KEY is not set, so the access-control webhook cannot be read"
+        else:
+            reason = f"the access-control webhook could not be read ({facts.api_error or '-'})"
+        fix = "Check GET /webhook/<webhookId> with LIVEPEER_API_KEY, then run the check again."
+        return unknown("playback", reason, fix, **ev)
+    ev.update(
+        webhook_id=hook.id,
+        webhook_url=_safe_url(hook.url),
+        last_triggered_at=_iso(hook.last_triggered_at_ms),
+        last_failure_at=_iso(hook.last_failure_at_ms),
+        last_failure_status=hook.last_failure_status,
+        last_failure_error=(hook.last_failure_error or "")[:MAX_TEXT] or None,
+    )
+    if facts.public_url is not None:
+        ev["public_url"] = _safe_url(facts.public_url)
+        if _same_url(hook.url, facts.public_url):
+            return _verdict(facts, "webhook_points_here", ev)
+    failing_at = hook.last_failure_at_ms
+    if failing_at is not None and failing_at == hook.last_triggered_at_ms:
+        status = hook.last_failure_status
+        answer = f"HTTP {status}" if status else ev["last_failure_error"] or "no answer"
+        problem = f"last call at {ev['last_failure_at']}: {answer}"
+        return _verdict(facts, "webhook_failing", ev, problem=problem)
+    return _verdict(facts, "webhook_ok", ev)
+
+
+def _same_url(a: str, b: str) -> bool:
+    """Equal after lowercasing scheme and host and dropping a trailing slash (DESIGN.md)."""
+    try:
+        pa, pb = (urlsplit(u.strip()) for u in (a, b))
+    except ValueError:
+        return False
+    same_case = pa.scheme.lower() == pb.scheme.lower() and pa.netloc.lower() == pb.netloc.lower()
+    return same_case and pa.path.rstrip("/") == pb.path.rstrip("/") and pa.query == pb.query
+
+
+def _safe_url(url: str) -> str:
+    """A URL as evidence may show it: no credentials or query string, which may hold tokens."""
+    try:
+        p = urlsplit(url.strip())
+        port = f":{p.port}" if p.port is not None else ""
+    except ValueError:
+        return "<unparseable>"
+    return f"{p.scheme}://{p.hostname or ''}{port}{p.path}"[: 2 * MAX_TEXT]
+
+
+def _iso(ms: float | None) -> str | None:
+    """ISO-8601 UTC, or None for a time no calendar holds (hostile claims)."""
+    try:
+        return iso_from_ms(round(ms)) if ms is not None else None
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _verdict(facts: PlaybackFacts, row: str, ev: dict[str, Any], problem: str = "") -> Verdict:
+    """The verdict of one row, its cause and fix filled in from the facts."""
+    status, cause, fix = _ROWS[row]
+    values = {
+        "stream": facts.stream_id,
+        "playback_id": facts.playback_id,
+        "sub": ev.get("sub"),
+        "exp": ev.get("exp"),
+        "fingerprint": ev.get("key_fingerprint"),
+        "webhook": f"'{ev['webhook_id']}'" if ev.get("webhook_id") else "(no webhookId set)",
+        "url": ev.get("webhook_url"),
+        "problem": problem,
+    }
+    return Verdict(
+        "playback", status, f"playback.{row}", cause.format(**values), fix.format(**values), ev
+    )
