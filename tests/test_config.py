@@ -51,8 +51,16 @@ def test_redis_url_password_is_not_echoed():
 
 def test_settings_repr_hides_secrets():
     """repr(settings) shows no secret, token or API key."""
-    settings = Settings.from_env({**BASE, "LIVEPEER_API_KEY": "api-key-x", "METRICS_TOKEN": "mt-y"})
+    settings = Settings.from_env(
+        {
+            **BASE,
+            "LIVEPEER_API_KEY": "api-key-x",
+            "METRICS_TOKEN": "mt-y",
+            "REDIS_URL": "rediss://:redis-pw-z@host:6380",
+        }
+    )
     text = repr(settings) + str(settings.webhook_secrets)
+    assert "redis-pw-z" not in text
     for secret in ("s1", "s2", "t1", "api-key-x", "mt-y"):
         assert f"'{secret}'" not in text and secret not in text.replace("Secret", "")
     assert Secret("a") == Secret("a") and Secret("a") != Secret("b")

@@ -339,3 +339,15 @@ def test_count_active_reads_the_index(store):
     store.apply(update("stream.started", "b", T0))
     store.apply(update("stream.idle", "b", T0 + 1))
     assert store.count_active() == 1
+
+
+def test_asset_failures_are_remembered_by_asset_id(store):
+    """asset.failed and task.failed mark the asset (a recording's id is its session id)."""
+    store.apply(update("asset.failed", stream_id=None, payload={"asset": {"id": "ses-a"}}))
+    task = {"task": {"id": "t1", "snapshot": {"outputAssetId": "ses-b"}}}
+    store.apply(update("task.failed", stream_id=None, payload=task))
+    store.apply(update("asset.ready", stream_id=None, payload={"asset": {"id": "ses-c"}}))
+    assert store.failed_assets(["ses-a", "ses-b", "ses-c", "nope"]) == {
+        "ses-a": "asset.failed",
+        "ses-b": "task.failed",
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from .config import Settings
@@ -17,10 +18,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     # sets PROMETHEUS_MULTIPROC_DIR, and prometheus_client picks its storage when first imported.
     from flask import Flask
 
-    from .http import api, errors, health, ingest, observability
+    from .diagnostics.gather import Sources
+    from .diagnostics.service import Diagnostician
+    from .http import api, diagnosis, errors, health, ingest, observability
     from .http import metrics as metrics_route
     from .http.proxy import ForwardedFor
+    from .livepeer_api import LivepeerApi
     from .metrics import RedisCollector, zero_outcomes
+    from .probe import Prober
     from .receiver import Receiver
     from .store import Store, connect
 
@@ -41,7 +46,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     observability.init_app(app)
     errors.init_app(app)
-    for blueprint in (ingest.bp, api.bp, health.bp, metrics_route.bp):
+    prober = Prober.from_settings(settings, call_timeout=settings.probe_timeout_seconds)
+    # Outside calls and whole checks get separate pools (see Diagnostician).
+    calls = ThreadPoolExecutor(max_workers=32, thread_name_prefix="probe")
+    checks = ThreadPoolExecutor(max_workers=16, thread_name_prefix="check")
+    sources = Sources(settings, store, LivepeerApi.from_settings(settings, prober), prober, calls)
+    app.extensions["livepeer.diagnostician"] = Diagnostician(sources, checks)
+    for blueprint in (ingest.bp, api.bp, diagnosis.bp, health.bp, metrics_route.bp):
         app.register_blueprint(blueprint)
     app.wsgi_app = ForwardedFor(app.wsgi_app, settings.forwarded_allow_ips)  # type: ignore[method-assign]
     zero_outcomes()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 DEFAULT_KEY_PREFIX = "lp"
@@ -138,7 +138,8 @@ class Settings:
 
     webhook_secrets: tuple[Secret, ...]
     ops_tokens: tuple[Secret, ...]
-    redis_url: str | None = None
+    # Not in repr: a Redis URL usually carries a password.
+    redis_url: str | None = field(default=None, repr=False)
     redis_cluster: bool = False
     redis_ssl_cert_reqs: Literal["required", "none"] = "required"
     redis_key_prefix: str = DEFAULT_KEY_PREFIX
@@ -159,6 +160,7 @@ class Settings:
         "lp-playback.studio",
     )
     stream_retention_days: int = 30
+    probe_timeout_seconds: float = 3.0
     metrics_token: Secret | None = None
     forwarded_allow_ips: str = "127.0.0.1"
     port: int = 8000
@@ -204,6 +206,7 @@ class Settings:
                 "livepeer.studio,livepeercdn.studio,lp-playback.studio",
             ),
             stream_retention_days=_int(env, "STREAM_RETENTION_DAYS", 30, minimum=1),
+            probe_timeout_seconds=_float(env, "PROBE_TIMEOUT_SECONDS", 3.0),
             metrics_token=_optional_secret(env, "METRICS_TOKEN"),
             forwarded_allow_ips=env.get("FORWARDED_ALLOW_IPS", "").strip() or "127.0.0.1",
             port=_int(env, "PORT", 8000, minimum=1),

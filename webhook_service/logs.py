@@ -60,6 +60,7 @@ def configure_logging(fmt: str = "json", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
 
 
 def dict_config(fmt: str = "json", level: str = "INFO") -> dict[str, Any]:
@@ -76,6 +77,8 @@ def dict_config(fmt: str = "json", level: str = "INFO") -> dict[str, Any]:
         "handlers": {"stderr": handler},
         "root": {"handlers": ["stderr"], "level": level},
         "loggers": {
+            # At DEBUG urllib3 logs request lines: paths with stream keys, ?jwt= queries.
+            "urllib3": {"level": "WARNING"},
             "gunicorn.error": {"handlers": ["stderr"], "level": level, "propagate": False},
             "gunicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
         },

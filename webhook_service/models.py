@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 def iso_from_ms(ms: int | None) -> str | None:
@@ -137,3 +137,30 @@ def event_from_record(record: dict[str, Any]) -> Event:
             "received_at": iso_from_ms(record["received_at"]),
         }
     )
+
+
+class Verdict(BaseModel):
+    """One check's answer (contract): stable code, cause and fix for a person, evidence."""
+
+    check: Literal["rtmp", "hls", "playback", "recording", "webhooks", "ai"]
+    status: Literal["ok", "warn", "fail", "unknown"]
+    code: str
+    cause: str
+    fix: str
+    evidence: dict[str, Any]
+
+
+class Diagnosis(BaseModel):
+    """Every stream check; `status` is the worst of the verdicts (fail > warn > unknown > ok)."""
+
+    stream_id: str
+    status: Literal["ok", "warn", "fail", "unknown"]
+    verdicts: list[Verdict]
+
+
+class RtmpCheckRequest(BaseModel):
+    """What the encoder is configured with; the key is compared, never stored or echoed."""
+
+    model_config = ConfigDict(extra="forbid")
+    stream_key: str | None = Field(default=None, min_length=1, max_length=256)
+    ingest_url: str | None = Field(default=None, min_length=1, max_length=2048)

@@ -14,6 +14,8 @@ The only module that speaks Redis. Key layout (every key starts with the configu
     {p}:{~global}:seen:<event>     string dedupe claim of an event that has no stream
     {p}:{~global}:delivery-times   hash   "accepted" and "rejected:<reason>" -> newest time (ms)
     {p}:{~global}:rejections:<min> hash   reason -> count in that minute; expires after 65 min
+    {p}:{~global}:asset-failed:<a> string event that failed asset <a> (a recording's asset id is
+                                          its session id); expires with the stream retention
 
 Keys of one stream share a hash tag, so one Lua script applies an event on a Redis Cluster.
 """
@@ -21,6 +23,7 @@ Keys of one stream share a hash tag, so one Lua script applies an event on a Red
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,6 +44,8 @@ CLAIM_TTL_SECONDS = 3 * 24 * 3600
 TIMELINE_MAX = 100
 SESSIONS_MAX = 20
 GLOBAL_EVENTS_MAX = 10_000
+# How long an asset failure is remembered for the recording diagnosis.
+ASSET_FAILURE_TTL_SECONDS = 30 * 24 * 3600
 # Rejections are counted in one-minute buckets; the window is the last hour.
 REJECTION_WINDOW_MINUTES = 60
 _BUCKET_TTL_SECONDS = (REJECTION_WINDOW_MINUTES + 5) * 60
@@ -84,7 +89,25 @@ def _redis_errors() -> Iterator[None]:
         yield
     except (redis.RedisError, OSError) as error:
         # The message can name a host but never carries the URL's password.
+        if _certificate_rejected(error):
+            raise StorageError(
+                "Redis TLS certificate verification failed (self-signed?): "
+                "set REDIS_SSL_CERT_REQS=none for Heroku Redis"
+            ) from error
         raise StorageError(f"Redis failed: {type(error).__name__}") from error
+
+
+def _certificate_rejected(error: BaseException) -> bool:
+    """True when the TLS handshake failed on the server's certificate (redis-py wraps the
+    ssl error in a ConnectionError, so look down the chain and at the OpenSSL reason)."""
+    cause: BaseException | None = error
+    for _ in range(5):
+        if cause is None:
+            break
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return "CERTIFICATE_VERIFY_FAILED" in str(error)
 
 
 class Store:
@@ -122,15 +145,16 @@ class Store:
         """Apply an event: stream part atomically, then the idempotent global index step."""
         with _redis_errors():
             if update.stream_id is None:
-                duplicate = self._apply_global(
-                    keys=[
-                        self.global_key("events"),
-                        self.global_key("event-data"),
-                        self.global_key(f"seen:{update.event_id}"),
-                        self.global_key("delivery-times"),
-                    ],
-                    args=[*self._global_args(update), CLAIM_TTL_SECONDS],
-                )
+                keys = [
+                    self.global_key("events"),
+                    self.global_key("event-data"),
+                    self.global_key(f"seen:{update.event_id}"),
+                    self.global_key("delivery-times"),
+                ]
+                if update.failed_asset_id:
+                    keys.append(self.global_key(f"asset-failed:{update.failed_asset_id}"))
+                args = [*self._global_args(update), CLAIM_TTL_SECONDS, update.event]
+                duplicate = self._apply_global(keys=keys, args=[*args, ASSET_FAILURE_TTL_SECONDS])
                 return ApplyResult(duplicate=bool(duplicate))
             if self._cluster:
                 return self._apply_cluster(update)
@@ -252,6 +276,14 @@ class Store:
         }
         accepted = times.get(b"accepted")
         return counts, last_rejected, int(accepted) if accepted else None
+
+    def failed_assets(self, asset_ids: list[str]) -> dict[str, str]:
+        """asset id -> the event that failed it (asset.failed / task.failed), for known ids."""
+        if not asset_ids:
+            return {}
+        with _redis_errors():
+            values = self._client.mget([self.global_key(f"asset-failed:{a}") for a in asset_ids])
+        return {a: v.decode() for a, v in zip(asset_ids, values, strict=True) if v is not None}
 
     def count_active(self) -> int:
         """How many streams are live now, from the index (O(1))."""

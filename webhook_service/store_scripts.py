@@ -146,9 +146,9 @@ return 1
 # Applies an event that belongs to no stream (asset.*, task.*): dedupe claim plus the global
 # timeline, in the global slot.
 # KEYS[1] events zset  KEYS[2] events hash  KEYS[3] claim key of this event id
-# KEYS[4] delivery-times hash
+# KEYS[4] delivery-times hash  KEYS[5] asset-failed marker of the named asset (or absent)
 # ARGV[1] event id  ARGV[2] createdAt ms  ARGV[3] record JSON  ARGV[4] events max
-# ARGV[5] received ms  ARGV[6] claim TTL s
+# ARGV[5] received ms  ARGV[6] claim TTL s  ARGV[7] event name  ARGV[8] marker TTL s
 # Returns 1 when the event was already applied, else 0.
 APPLY_GLOBAL_EVENT = (
     _GLOBAL_HELPERS
@@ -159,6 +159,7 @@ if redis.call('EXISTS', KEYS[3]) == 1 or redis.call('HEXISTS', KEYS[2], ARGV[1])
 end
 redis.call('SET', KEYS[3], '1', 'EX', ARGV[6])
 append_event(KEYS[1], KEYS[2])
+if KEYS[5] then redis.call('SET', KEYS[5], ARGV[7], 'EX', ARGV[8]) end
 return 0
 """
 )

@@ -14,6 +14,7 @@ from .events import MAX_STORED_PAYLOAD_BYTES, Delivery
 
 StreamState = Literal["active", "idle"]
 STATE_EVENTS: dict[str, StreamState] = {"stream.started": "active", "stream.idle": "idle"}
+FAILURE_EVENTS = frozenset({"asset.failed", "task.failed"})
 POLICY_TYPES = frozenset({"public", "jwt", "webhook"})
 
 
@@ -35,6 +36,8 @@ class StreamUpdate:
     fields: dict[str, str]
     session_id: str | None
     session_json: str | None
+    # The asset an asset.failed/task.failed names: a recording's asset id is its session id.
+    failed_asset_id: str | None = None
 
 
 def _policy(stream: dict[str, Any]) -> dict[str, str]:
@@ -139,6 +142,9 @@ def event_record(delivery: Delivery, received_at_ms: int) -> dict[str, Any]:
 def build_update(delivery: Delivery, received_at_ms: int) -> StreamUpdate:
     """Turn a delivery into the writes the store applies for it."""
     session = _session(delivery)
+    failed_asset = None
+    if delivery.event in FAILURE_EVENTS and delivery.payload:
+        failed_asset = _subject_ids(delivery.payload).get("asset_id")
     return StreamUpdate(
         event_id=delivery.id,
         event=delivery.event,
@@ -150,4 +156,5 @@ def build_update(delivery: Delivery, received_at_ms: int) -> StreamUpdate:
         fields=_stream_fields(delivery.stream),
         session_id=delivery.session_id if session else None,
         session_json=json.dumps(session, separators=(",", ":")) if session else None,
+        failed_asset_id=failed_asset,
     )

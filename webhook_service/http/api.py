@@ -18,7 +18,7 @@ from ..models import (
 from ..openapi import Param, documented
 from ..pagination import Cursor, CursorError, parse_limit
 from ..store import StateFilter, Store
-from .auth import require_bearer
+from .auth import require_ops_token
 from .errors import BadRequestError, NotFoundError
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -37,9 +37,7 @@ CURSOR = Param(
 _STREAM_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 
-@bp.before_request
-def _authenticate() -> None:
-    require_bearer(current_app.config["OPS_API_TOKENS"])
+bp.before_request(require_ops_token)
 
 
 def _store() -> Store:
@@ -71,7 +69,7 @@ def _state() -> StateFilter:
     raise BadRequestError("state must be 'active' or 'idle'")
 
 
-def _known_stream_id(stream_id: str) -> str:
+def known_stream_id(stream_id: str) -> str:
     if not _STREAM_ID.match(stream_id):
         raise NotFoundError("no stream with that id has sent an event")
     return stream_id
@@ -104,7 +102,7 @@ def list_streams() -> Response:
 @bp.get("/streams/<stream_id>")
 @documented("One stream's state", "streams", auth="ops", response=Stream, errors=(404, 503))
 def get_stream(stream_id: str) -> Response:
-    record = _store().get_stream(_known_stream_id(stream_id))
+    record = _store().get_stream(known_stream_id(stream_id))
     if record is None:
         raise NotFoundError("no stream with that id has sent an event")
     return _json(stream_from_record(record))
@@ -122,7 +120,7 @@ def get_stream(stream_id: str) -> Response:
 def stream_events(stream_id: str) -> Response:
     limit, _ = _paging()
     store = _store()
-    records = store.stream_events(_known_stream_id(stream_id), limit)
+    records = store.stream_events(known_stream_id(stream_id), limit)
     if not records and store.get_stream(stream_id) is None:
         raise NotFoundError("no stream with that id has sent an event")
     return _json(EventList(events=[event_from_record(r) for r in records]))

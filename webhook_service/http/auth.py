@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Sequence
 
-from flask import request
+from flask import current_app, request
 
 from ..config import Secret
 from .errors import UnauthorizedError
@@ -30,3 +30,8 @@ def require_bearer(tokens: Sequence[Secret]) -> None:
         raise UnauthorizedError("send Authorization: Bearer <OPS_API_TOKEN>")
     if not token_matches(presented.strip(), tokens):
         raise UnauthorizedError("the bearer token is not valid")
+
+
+def require_ops_token() -> None:
+    """`before_request` guard of the /api blueprints: one of OPS_API_TOKEN."""
+    require_bearer(current_app.config["OPS_API_TOKENS"])
