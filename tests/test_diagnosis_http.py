@@ -515,3 +515,32 @@ def test_diagnosis_needs_the_token(make):
     h = make(api=False)
     assert h.client.get("/api/diagnosis/webhooks").status_code == 401
     assert h.client.post("/api/diagnosis/rtmp", json={}).status_code == 401
+
+
+def test_diagnoses_and_probes_are_counted(make, fake):
+    """Each verdict and each outside call shows in /metrics, by check and by target."""
+    stream = fake.add_stream("m-live", isActive=True)
+    fake.set_cdn(stream["playbackId"], "live")
+    fake.fail("/webhook", 502)
+    h = make(public_url=PUBLIC_URL)
+
+    def scrape():
+        text = h.client.get("/metrics").get_data(as_text=True)
+        return {
+            line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith(("livepeer_probe", "livepeer_diagnosis"))
+        }
+
+    before = scrape()
+    codes(h.check("m-live", "hls"), "hls.ok")
+    h.webhooks()
+    after = scrape()
+
+    def delta(name):
+        return after.get(name, 0) - before.get(name, 0)
+
+    assert delta('livepeer_diagnosis_total{check="hls",status="ok"}') == 1
+    assert delta('livepeer_probe_duration_seconds_count{target="cdn"}') >= 2  # master + rendition
+    assert delta('livepeer_probe_duration_seconds_count{target="livepeer_api"}') >= 1
+    assert delta('livepeer_probe_errors_total{target="livepeer_api"}') >= 1  # the 502

@@ -24,7 +24,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .http import metrics as metrics_route
     from .http.proxy import ForwardedFor
     from .livepeer_api import LivepeerApi
-    from .metrics import RedisCollector, zero_outcomes
+    from .metrics import RedisCollector, probe_observer, zero_outcomes
     from .probe import Prober
     from .receiver import Receiver
     from .store import Store, connect
@@ -46,7 +46,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     observability.init_app(app)
     errors.init_app(app)
-    prober = Prober.from_settings(settings, call_timeout=settings.probe_timeout_seconds)
+    prober = Prober.from_settings(
+        settings,
+        call_timeout=settings.probe_timeout_seconds,
+        observer=probe_observer(settings.livepeer_api_url),
+    )
     # Outside calls and whole checks get separate pools (see Diagnostician).
     calls = ThreadPoolExecutor(max_workers=32, thread_name_prefix="probe")
     checks = ThreadPoolExecutor(max_workers=16, thread_name_prefix="check")

@@ -22,6 +22,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from .diagnostics.facts import HttpResult
+
 WEBHOOKS = Counter(
     "livepeer_webhooks_total",
     "Webhook deliveries by event and outcome.",
@@ -128,3 +130,15 @@ def zero_outcomes() -> None:
     """Create the known outcome series at 0 so dashboards and rate() see them from the start."""
     for outcome in OUTCOMES:
         WEBHOOKS.labels(event="unknown", outcome=outcome)
+
+
+def probe_observer(api_base: str) -> Callable[[str, HttpResult], None]:
+    """A Prober observer recording latency and failures, by target (livepeer_api or cdn)."""
+
+    def observe(url: str, result: HttpResult) -> None:
+        target = "livepeer_api" if url.startswith(api_base) else "cdn"
+        PROBE_DURATION.labels(target=target).observe(result.elapsed_ms / 1000)
+        if result.error is not None or (result.status or 0) >= 500:
+            PROBE_ERRORS.labels(target=target).inc()
+
+    return observe

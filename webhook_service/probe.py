@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.client import HTTPException
 from urllib.parse import urljoin
@@ -93,7 +93,10 @@ class Prober:
         call_timeout: float = DEFAULT_CALL_TIMEOUT,
         pool_maxsize: int = 10,
         user_agent: str = "livepeer-webhooks",
+        observer: Callable[[str, HttpResult], None] | None = None,
     ) -> None:
+        # Told of every finished request (URL asked, result): metrics, kept out of this module.
+        self._observer = observer
         # Exact bases match host and port: on 127.0.0.1 (tests, sidecars) another port is
         # another service entirely.
         self._exact = {(o[1], o[2]) for o in map(_origin, allowed_bases) if o is not None}
@@ -106,13 +109,18 @@ class Prober:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, call_timeout: float = DEFAULT_CALL_TIMEOUT
+        cls,
+        settings: Settings,
+        *,
+        call_timeout: float = DEFAULT_CALL_TIMEOUT,
+        observer: Callable[[str, HttpResult], None] | None = None,
     ) -> Prober:
         """A prober allowed the configured API and playback hosts plus PROBE_ALLOWED_HOSTS."""
         return cls(
             (settings.livepeer_api_url, settings.livepeer_playback_url),
             settings.probe_allowed_hosts,
             call_timeout=call_timeout,
+            observer=observer,
         )
 
     def __repr__(self) -> str:
@@ -156,6 +164,20 @@ class Prober:
         max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> ProbeResponse:
         """Send one request, following at most MAX_REDIRECTS redirects on allowed hosts."""
+        response = self._send(method, url, deadline, headers, body, max_bytes)
+        if self._observer is not None:
+            self._observer(url, response.result)
+        return response
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        deadline: float,
+        headers: Mapping[str, str] | None,
+        body: bytes | None,
+        max_bytes: int,
+    ) -> ProbeResponse:
         started = time.monotonic()
         current = url
         sent = {"User-Agent": self._user_agent, **(headers or {})}

@@ -55,7 +55,7 @@ def send_test_event(
     stream = body.get("stream", {}).get("id")
     click.echo(f"POST {url} event={event_name} id={body['id']} stream={stream}")
     status, text = post_signed(url, body, secret)
-    click.echo(f"{status} {text}")
+    click.echo(f"{status} {text.strip()}")
     if not 200 <= status < 300:
         raise SystemExit(EXIT_FAILED)
 
@@ -92,7 +92,7 @@ def simulate(url: str, stream_id: str | None, speed: float) -> None:
         now = _now_ms()
         body = build_delivery(event_name, stream_id, now, now, session_id)
         status, text = post_signed(url, body, secret)
-        click.echo(f"{event_name:<20} {status} {text}")
+        click.echo(f"{event_name:<20} {status} {text.strip()}")
         failures += not 200 <= status < 300
     if failures:
         click.echo(f"{failures} deliveries were not accepted", err=True)
