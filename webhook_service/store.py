@@ -227,21 +227,12 @@ class Store:
         raise AssertionError("unreachable")
 
     def _apply_cluster(self, update: StreamUpdate) -> ApplyResult:
-        """Two round trips: the stream's slot, then the global slot with the stream's version."""
+        """Two round trips: the stream's slot, then the global slot with what the first gave."""
         keys, args = self._stream_args(update)
-        duplicate, version = self._apply_stream(keys=keys, args=args)
-        sid = update.stream_id
-        assert sid is not None
-        state, last_at = self._client.hmget(keys[0], ["state", "last_event_at"])
+        duplicate, version, state, last_at = self._apply_stream(keys=keys, args=args)
         self._index_stream(
             keys=self._global_index_keys(),
-            args=[
-                *self._global_args(update),
-                sid,
-                version,
-                (state or b"idle").decode(),
-                (last_at or b"0").decode(),
-            ],
+            args=[*self._global_args(update), update.stream_id, version, state, last_at],
         )
         return ApplyResult(duplicate=bool(duplicate))
 

@@ -13,11 +13,16 @@ write a millisecond time such as 1764086400000 as "1.7640864e+12".
 # ARGV[8] state the event sets: "active", "idle" or ""
 # ARGV[9] session id or ""   ARGV[10] session JSON or ""   ARGV[11] sessions max
 # ARGV[12..] field, value pairs of stream attributes (JSON-encoded values)
-# Returns {duplicate 0|1, stream version}
+# Returns {duplicate 0|1, stream version, state, last_event_at}: what the index step needs on a
+# cluster, where it cannot read the stream hash itself.
 APPLY_STREAM_EVENT = """
+local function current(duplicate, version)
+  local h = redis.call('HMGET', KEYS[1], 'state', 'last_event_at')
+  return {duplicate, version, h[1] or 'idle', h[2] or '0'}
+end
 local eid, created = ARGV[1], tonumber(ARGV[3])
 if redis.call('EXISTS', KEYS[4]) == 1 or redis.call('HEXISTS', KEYS[3], eid) == 1 then
-  return {1, tonumber(redis.call('HGET', KEYS[1], 'version') or '0')}
+  return current(1, tonumber(redis.call('HGET', KEYS[1], 'version') or '0'))
 end
 redis.call('SET', KEYS[4], '1', 'EX', ARGV[6])
 
@@ -82,7 +87,7 @@ if ARGV[9] ~= '' then
     redis.call('HDEL', KEYS[5], oldest)
   end
 end
-return {0, redis.call('HINCRBY', KEYS[1], 'version', 1)}
+return current(0, redis.call('HINCRBY', KEYS[1], 'version', 1))
 """
 
 # Appends an event to the global timeline, idempotently, trimming the oldest past the bound,
