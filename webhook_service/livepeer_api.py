@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import hmac
 import json
-import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
@@ -23,12 +22,21 @@ from webhook_service.diagnostics.facts import (
     SigningKey,
     WebhookLogEntry,
 )
+from webhook_service.livepeer_shapes import (
+    PlaybackInfo,
+    ShapeError,
+    parse_log_entry,
+    parse_playback,
+    parse_session,
+    parse_signing_key,
+    parse_stream,
+    parse_webhook,
+)
 from webhook_service.probe import Prober
 
 T = TypeVar("T")
 
 SHAPE_ERROR = "unexpected response shape"
-_HLS_TYPE = "html5/application/vnd.apple.mpegurl"
 _NEXT_LINK = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?', re.IGNORECASE)
 
 
@@ -54,22 +62,6 @@ class StreamResult(ApiResult[ApiStream]):
 class WebhookLogPage:
     entries: tuple[WebhookLogEntry, ...]
     next_url: str | None  # pass back as `next_url` for the next (older) page
-
-
-@dataclass(frozen=True)
-class PlaybackInfo:
-    """GET /playback/{id}: what the player would be told."""
-
-    playback_id: str
-    kind: str | None  # live | vod | recording
-    live: bool | None
-    playback_policy: str | None
-    playback_policy_webhook_id: str | None
-    hls_url: str | None
-
-
-class _ShapeError(Exception):
-    """Internal: the JSON is not shaped like Livepeer's documented object."""
 
 
 @dataclass(frozen=True)
@@ -128,20 +120,20 @@ class LivepeerApi:
         """GET /session?parentId=...: every session of a stream (recording fields included)."""
         # An empty parentId would list every session of the account.
         url = self._url("session", parentId=parent_id, limit=self._limit) if parent_id else None
-        return self._list(url, deadline, _session)
+        return self._list(url, deadline, parse_session)
 
     def get_playback(self, playback_id: str, *, deadline: float) -> ApiResult[PlaybackInfo]:
         """GET /playback/{id}: sources and policy (404 for a deleted or suspended stream)."""
         reply = self._call("GET", self._url("playback", playback_id), deadline)
-        return _single(reply, lambda data: _playback(playback_id, data))
+        return _single(reply, lambda data: parse_playback(playback_id, data))
 
     def list_webhooks(self, *, deadline: float) -> ApiResult[tuple[ApiWebhook, ...]]:
         """GET /webhook, following `Link: rel="next"` for up to max_pages pages."""
-        return self._list(self._url("webhook", limit=self._limit), deadline, _webhook)
+        return self._list(self._url("webhook", limit=self._limit), deadline, parse_webhook)
 
     def get_webhook(self, webhook_id: str, *, deadline: float) -> ApiResult[ApiWebhook]:
         """GET /webhook/{id}."""
-        return _single(self._call("GET", self._url("webhook", webhook_id), deadline), _webhook)
+        return _single(self._call("GET", self._url("webhook", webhook_id), deadline), parse_webhook)
 
     def webhook_log(
         self, webhook_id: str, *, deadline: float, limit: int = 50, next_url: str | None = None
@@ -154,7 +146,7 @@ class LivepeerApi:
         else:
             url = self._url("webhook", webhook_id, "log", limit=str(limit))
         reply = self._call("GET", url, deadline)
-        result = _single(reply, lambda data: _entries(data, _log_entry))
+        result = _single(reply, lambda data: _entries(data, parse_log_entry))
         if result.value is None:
             return ApiResult(not_found=result.not_found, error=result.error, status=result.status)
         more = reply.next_url if result.value else None  # Livepeer links even an empty page
@@ -171,7 +163,7 @@ class LivepeerApi:
     def list_signing_keys(self, *, deadline: float) -> ApiResult[tuple[SigningKey, ...]]:
         """GET /access-control/signing-key: the keys playback JWTs may be signed with."""
         url = self._url("access-control", "signing-key", limit=self._limit)
-        return self._list(url, deadline, _signing_key)
+        return self._list(url, deadline, parse_signing_key)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -180,8 +172,8 @@ class LivepeerApi:
         if reply.error is not None or reply.not_found:
             return StreamResult(not_found=reply.not_found, error=reply.error, status=reply.status)
         try:
-            stream = _stream(reply.data)
-        except _ShapeError:
+            stream = parse_stream(reply.data)
+        except ShapeError:
             return StreamResult(error=SHAPE_ERROR, status=reply.status)
         # The API's key lives only in this frame: compared, never stored (ApiStream has no key).
         api_key = reply.data.pop("streamKey", None)
@@ -295,167 +287,11 @@ def _single(reply: _Reply, parse: Callable[[Any], T]) -> ApiResult[T]:
         return ApiResult(not_found=reply.not_found, error=reply.error, status=reply.status)
     try:
         return ApiResult(value=parse(reply.data), status=reply.status)
-    except _ShapeError:
+    except ShapeError:
         return ApiResult(error=SHAPE_ERROR, status=reply.status)
 
 
 def _entries(data: Any, parse: Callable[[Any], T]) -> tuple[T, ...]:
     if not isinstance(data, list):
-        raise _ShapeError
+        raise ShapeError
     return tuple(parse(item) for item in data)
-
-
-# -- Livepeer's camelCase JSON to the facts dataclasses ---------------------------------------
-
-
-def _obj(value: Any) -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise _ShapeError
-    return value
-
-
-def _sub(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    """An optional nested object; null, absent or mistyped reads as empty."""
-    value = data.get(key)
-    return value if isinstance(value, dict) else {}
-
-
-def _req_str(data: Mapping[str, Any], key: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or not value:
-        raise _ShapeError
-    return value
-
-
-def _str(data: Mapping[str, Any], key: str, limit: int = 2048) -> str | None:
-    value = data.get(key)
-    return value[:limit] if isinstance(value, str) else None
-
-
-def _int(data: Mapping[str, Any], key: str) -> int | None:
-    value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return int(value) if math.isfinite(value) else None
-
-
-def _bool(data: Mapping[str, Any], key: str) -> bool | None:
-    value = data.get(key)
-    return value if isinstance(value, bool) else None
-
-
-def _policy(data: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    """(type, webhookId) of playbackPolicy: absent or null means public (no access control).
-
-    The API leaves the field out of public streams; only a delivery's stream object, which may
-    be trimmed, leaves the policy unknown when it lacks the field.
-    """
-    policy = data.get("playbackPolicy")
-    if policy is None:
-        return "public", None
-    if isinstance(policy, dict):
-        return _str(policy, "type", 32), _str(policy, "webhookId", 128)
-    return None, None
-
-
-def _stream(value: Any) -> ApiStream:
-    data = _obj(value)
-    policy, webhook_id = _policy(data)
-    return ApiStream(
-        id=_req_str(data, "id"),
-        name=_str(data, "name"),
-        playback_id=_str(data, "playbackId"),
-        is_active=_bool(data, "isActive"),
-        suspended=_bool(data, "suspended"),
-        deleted=_bool(data, "deleted"),
-        record=_bool(data, "record"),
-        playback_policy=policy,
-        playback_policy_webhook_id=webhook_id,
-        last_seen_ms=_int(data, "lastSeen"),
-        source_segments=_int(data, "sourceSegments"),
-    )
-
-
-def _session(value: Any) -> ApiSession:
-    data = _obj(value)
-    return ApiSession(
-        id=_req_str(data, "id"),
-        created_at_ms=_int(data, "createdAt"),
-        last_seen_ms=_int(data, "lastSeen"),
-        recording_status=_str(data, "recordingStatus", 32),
-        recording_url=_str(data, "recordingUrl"),
-        mp4_url=_str(data, "mp4Url"),
-        source_segments=_int(data, "sourceSegments"),
-    )
-
-
-def _webhook(value: Any) -> ApiWebhook:
-    data = _obj(value)
-    status = _sub(data, "status")
-    failure = _sub(status, "lastFailure")
-    events = data.get("events")
-    events = events if isinstance(events, list) else []
-    return ApiWebhook(
-        id=_req_str(data, "id"),
-        url=_req_str(data, "url"),
-        events=tuple(e for e in events if isinstance(e, str)),
-        last_triggered_at_ms=_int(status, "lastTriggeredAt"),
-        last_failure_at_ms=_int(failure, "timestamp"),
-        last_failure_status=_int(failure, "statusCode"),
-        last_failure_error=_str(failure, "error", 300),
-    )
-
-
-def _log_entry(value: Any) -> WebhookLogEntry:
-    data = _obj(value)
-    response = _sub(data, "response")  # absent on a timeout or network error
-    request = _sub(data, "request")
-    return WebhookLogEntry(
-        id=_req_str(data, "id"),
-        event=_str(data, "event", 64),
-        created_at_ms=_int(data, "createdAt"),
-        success=_bool(data, "success"),
-        response_status=_int(response, "status"),
-        event_id=_event_id(request.get("body")) or _str(data, "eventId", 128),
-    )
-
-
-def _event_id(body: Any) -> str | None:
-    """The delivery's event `id`, from the JSON body Livepeer logged as a string."""
-    if not isinstance(body, str):
-        return None
-    try:
-        parsed = json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-    return _str(parsed, "id", 128) if isinstance(parsed, dict) else None
-
-
-def _signing_key(value: Any) -> SigningKey:
-    data = _obj(value)
-    disabled = _bool(data, "disabled") is True  # absent: enabled, as Livepeer creates keys
-    return SigningKey(public_key_b64=_req_str(data, "publicKey"), disabled=disabled)
-
-
-def _playback(playback_id: str, value: Any) -> PlaybackInfo:
-    data = _obj(value)
-    meta = _obj(data.get("meta"))
-    policy, webhook_id = _policy(meta)
-    live = _int(meta, "live")
-    return PlaybackInfo(
-        playback_id=playback_id,
-        kind=_str(data, "type", 32),
-        live=None if live is None else live == 1,
-        playback_policy=policy,
-        playback_policy_webhook_id=webhook_id,
-        hls_url=_hls_source(meta.get("source")),
-    )
-
-
-def _hls_source(sources: Any) -> str | None:
-    for source in sources if isinstance(sources, list) else ():
-        if isinstance(source, dict) and (
-            source.get("type") == _HLS_TYPE or str(source.get("hrn", "")).startswith("HLS")
-        ):
-            return _str(source, "url")
-    return None

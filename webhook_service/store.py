@@ -230,10 +230,8 @@ class Store:
         """Two round trips: the stream's slot, then the global slot with what the first gave."""
         keys, args = self._stream_args(update)
         duplicate, version, state, last_at = self._apply_stream(keys=keys, args=args)
-        self._index_stream(
-            keys=self._global_index_keys(),
-            args=[*self._global_args(update), update.stream_id, version, state, last_at],
-        )
+        index_args = [*self._global_args(update), update.stream_id or "", version, state, last_at]
+        self._index_stream(keys=self._global_index_keys(), args=index_args)
         return ApplyResult(duplicate=bool(duplicate))
 
     def record_rejection(self, reason: str, now_ms: int) -> None:

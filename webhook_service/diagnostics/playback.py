@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
-import math
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import jwt
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
-from webhook_service.diagnostics.facts import PlaybackFacts, SigningKey
+from webhook_service.diagnostics.facts import PlaybackFacts
 from webhook_service.diagnostics.verdict import Status, Verdict, unknown
+from webhook_service.diagnostics.viewer_token import (
+    ALGORITHM,
+    MAX_TEXT,
+    match_signing_key,
+    read_token,
+)
 from webhook_service.models import iso_from_ms
 
-ALGORITHM = "ES256"  # the edge verifies with the token's P-256 `pub` key: nothing else works
 MAX_EXP_AHEAD_MS = 7 * 24 * 3600 * 1000  # the edge refuses an exp more than 7 days ahead
-MAX_TEXT = 100
 
 # code suffix -> (status, cause, fix), formatted with the values of `_verdict`.
 _ROWS: dict[str, tuple[Status, str, str]] = {
@@ -107,18 +102,6 @@ _ROWS: dict[str, tuple[Status, str, str]] = {
 }
 
 
-@dataclass(frozen=True)
-class _Token:
-    """The claims of a well-formed ES256 token, read before its signature is checked."""
-
-    sub: str
-    pub: str  # the claim as sent: Livepeer finds the signing key by this exact text
-    key: ec.EllipticCurvePublicKey
-    exp: float
-    not_before: float | None  # the later of iat and nbf: the edge refuses the token before it
-    evidence: dict[str, Any]
-
-
 def diagnose_playback(facts: PlaybackFacts) -> Verdict:
     """Answer with the first playback row of DESIGN.md whose condition holds on `facts`."""
     ev: dict[str, Any] = {
@@ -159,7 +142,7 @@ def _diagnose_jwt(facts: PlaybackFacts, ev: dict[str, Any]) -> Verdict:
     ev["token_given"] = bool(token)
     if not token:
         return _verdict(facts, "jwt_required", ev)
-    read = _read_token(token)
+    read = read_token(token)
     if isinstance(read, str):
         return _verdict(facts, "jwt_malformed", {**ev, "problem": read}, problem=read)
     ev.update(read.evidence)
@@ -182,7 +165,7 @@ def _diagnose_jwt(facts: PlaybackFacts, ev: dict[str, Any]) -> Verdict:
         return _verdict(facts, "jwt_bad_signature", ev)
     note = "" if facts.playback_id else " (sub not compared: the playback id is unknown)"
     if facts.signing_keys is not None:
-        known, extra = _match_key(read, facts.signing_keys)
+        known, extra = match_signing_key(read, facts.signing_keys)
         ev.update(extra)
         if not known:
             if extra.get("key_disabled"):
@@ -193,90 +176,6 @@ def _diagnose_jwt(facts: PlaybackFacts, ev: dict[str, Any]) -> Verdict:
     else:
         note += " (pub not checked: the account's signing keys could not be listed)"
     return _verdict(facts, "jwt_valid", ev, problem=note)
-
-
-def _read_token(token: str) -> _Token | str:
-    """The unverified claims of a token Livepeer's edge could accept, or what is wrong with it."""
-    try:
-        header = jwt.get_unverified_header(token)
-        unverified = jwt.api_jws.decode_complete(token, options={"verify_signature": False})
-        claims = json.loads(unverified["payload"])
-    except (jwt.PyJWTError, ValueError, RecursionError):
-        return "it is not a JWT (three base64url parts with a JSON header and claims)"
-    if header.get("alg") != ALGORITHM:
-        return f"its alg is '{str(header.get('alg'))[:20]}', and Livepeer accepts ES256 only"
-    if not isinstance(claims, dict):
-        return "its claims are not a JSON object"
-    sub, pub = claims.get("sub"), claims.get("pub")
-    if not isinstance(sub, str) or not sub:
-        return "the sub claim (the playback id) is missing or not a string"
-    if not isinstance(pub, str) or not pub:
-        return "the pub claim (the signing key's public key) is missing or not a string"
-    key = _load_key(pub)
-    if isinstance(key, str):
-        return key
-    # The edge's JWT library rejects a non-numeric exp, iat or nbf, and requires exp.
-    times: dict[str, float] = {}
-    for name in (n for n in ("exp", "iat", "nbf") if claims.get(n) is not None):
-        seconds = _seconds(claims[name])
-        if seconds is None:
-            return f"the {name} claim is not a number of seconds"
-        times[name] = seconds
-    exp = times.pop("exp", None)
-    if exp is None:
-        return "the exp claim is missing (Livepeer requires one)"
-    evidence = {n: _iso(value * 1000) for n, value in {"exp": exp, **times}.items()}
-    evidence.update({n: str(claims[n])[:MAX_TEXT] for n in ("sub", "iss", "action") if n in claims})
-    evidence["key_fingerprint"] = _fingerprint(key)
-    return _Token(sub, pub, key, exp, max(times.values(), default=None), evidence)
-
-
-def _seconds(value: Any) -> float | None:
-    """A JSON NumericDate as float seconds, or None for strings, booleans, NaN and infinities."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:  # an integer beyond any float
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _load_key(pub: str) -> ec.EllipticCurvePublicKey | str:
-    """The P-256 key in a `pub` claim (base64 of a PEM, as Livepeer shows it), or the problem."""
-    if pub.lstrip().startswith("-----BEGIN"):
-        return "the pub claim is a PEM; Livepeer expects base64 of the PEM"
-    try:  # strict base64 like the edge's Go decoder, which only skips line breaks
-        der = base64.b64decode(pub.replace("\r", "").replace("\n", ""), validate=True)
-        key = serialization.load_pem_public_key(der)
-    except (binascii.Error, ValueError, UnsupportedAlgorithm):
-        return "the pub claim is not base64 of a PEM public key"
-    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
-        return "the pub claim is not a P-256 public key, which ES256 needs"
-    return key
-
-
-def _match_key(token: _Token, keys: tuple[SigningKey, ...]) -> tuple[bool, dict[str, Any]]:
-    """Whether `pub` is an enabled signing key, compared as text as Livepeer compares it."""
-    if any(k.public_key_b64 == token.pub for k in keys if not k.disabled):
-        return True, {}
-    enabled = [_fingerprint(_load_key(k.public_key_b64)) for k in keys if not k.disabled]
-    extra: dict[str, Any] = {"enabled_key_fingerprints": enabled}
-    if any(k.public_key_b64 == token.pub for k in keys if k.disabled):
-        extra["key_disabled"] = True
-    elif _fingerprint(token.key) in enabled:
-        extra["same_key_other_text"] = True
-    return False, extra
-
-
-def _fingerprint(key: ec.EllipticCurvePublicKey | str) -> str:
-    """A short, stable name for a public key (the base64 PEM's own tail is the same for all)."""
-    if isinstance(key, str):
-        return "unreadable"
-    der = key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return "sha256:" + hashlib.sha256(der).hexdigest()[:16]
 
 
 def _diagnose_webhook(facts: PlaybackFacts, ev: dict[str, Any]) -> Verdict:
