@@ -544,3 +544,40 @@ def test_diagnoses_and_probes_are_counted(make, fake):
     assert delta('livepeer_probe_duration_seconds_count{target="cdn"}') >= 2  # master + rendition
     assert delta('livepeer_probe_duration_seconds_count{target="livepeer_api"}') >= 1
     assert delta('livepeer_probe_errors_total{target="livepeer_api"}') >= 1  # the 502
+
+
+def test_a_hanging_api_is_bounded_and_never_a_5xx(make, fake):
+    """An API that hangs gives unknown verdicts within the probe timeout, for every check."""
+    fake.hang("/", 30)
+    h = make()
+    h.deliver("stream.started", "hang-1")
+    started = time.monotonic()
+    body = h.client.get("/api/streams/hang-1/diagnosis", headers=auth())
+    elapsed = time.monotonic() - started
+    assert body.status_code == 200 and elapsed < 9
+    verdicts = {v["check"]: v for v in body.get_json()["verdicts"]}
+    assert verdicts["rtmp"]["code"] == "rtmp.receiving"  # the webhooks still say live
+    assert "timeout" in json.dumps(verdicts)
+
+
+def test_jwts_and_keys_never_reach_the_log(make, fake, jwt_stream, caplog):
+    """A viewer JWT and an encoder key sent to the diagnosis appear in no log line."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    stream, private, pub = jwt_stream
+    raw = token(private, pub, stream["playbackId"])
+    h = make()
+    h.check("p-jwt", "playback", **{"Livepeer-Jwt": raw})
+    h.rtmp({"stream_key": "enc-key-4242-secret"}, "p-jwt")
+    h.rtmp({"stream_key": stream["streamKey"]})
+    text = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert "diagnosis" in text  # the request lines were captured
+    for secret in (
+        raw,
+        raw.split(".")[2],
+        "enc-key-4242-secret",
+        stream["streamKey"],
+        FAKE_API_KEY,
+    ):
+        assert secret not in text

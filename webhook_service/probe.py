@@ -5,6 +5,7 @@ Every failure becomes an `HttpResult.error` string, never an exception.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -97,6 +98,9 @@ class Prober:
     ) -> None:
         # Told of every finished request (URL asked, result): metrics, kept out of this module.
         self._observer = observer
+        # urllib3 logs request lines at DEBUG: paths with stream keys (/stream/key/<key>) and
+        # ?jwt= queries. Whatever the logging setup, those lines must never be emitted.
+        logging.getLogger("urllib3").setLevel(logging.WARNING)
         # Exact bases match host and port: on 127.0.0.1 (tests, sidecars) another port is
         # another service entirely.
         self._exact = {(o[1], o[2]) for o in map(_origin, allowed_bases) if o is not None}
