@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from fake_livepeer import FakeLivepeer
 from helpers import make_settings
 
 from webhook_service import create_app
@@ -70,3 +71,10 @@ def app(settings: Settings):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeLivepeer]:
+    """A fake Livepeer API and CDN on 127.0.0.1 (see fake_livepeer.py), stopped afterwards."""
+    with FakeLivepeer() as server:
+        yield server

@@ -112,3 +112,13 @@ class LiveApp:
     def stop(self) -> None:
         self._server.shutdown()
         self._thread.join(5)
+
+
+def assert_problem(response, status: int) -> dict[str, Any]:
+    """Assert an RFC 9457 problem+json answer with this status; return its body."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    problem = response.get_json()
+    assert set(problem) == {"type", "title", "status", "detail"}
+    assert problem["status"] == status and problem["detail"]
+    return problem

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from helpers import (
     SECOND_TOKEN,
+    assert_problem,
     auth,
     dead_redis_url,
     delivery,
@@ -20,12 +21,6 @@ def seed(client, stream_id, event="stream.started", created=None, **extra):
     body = delivery(event=event, stream_id=stream_id, created_at=created, **extra)
     assert post_delivery(client, body).status_code == 200
     return body
-
-
-def problem(response, status):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    return response.get_json()
 
 
 @pytest.mark.parametrize(
@@ -48,14 +43,14 @@ def problem(response, status):
 def test_api_requires_a_valid_bearer_token(client, headers, path):
     """Every /api route answers 401 problem+json without one of the configured tokens."""
     response = client.get(path, headers=headers)
-    body = problem(response, 401)
+    body = assert_problem(response, 401)
     assert "ops-token-test" not in body["detail"]
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
 def test_token_in_query_string_is_not_accepted(client):
     """A token in the query string would be logged: it is never accepted."""
-    problem(client.get("/api/streams?access_token=ops-token-test-6c2e"), 401)
+    assert_problem(client.get("/api/streams?access_token=ops-token-test-6c2e"), 401)
 
 
 def test_every_configured_token_works(client):
@@ -115,9 +110,9 @@ def test_sessions_appear_with_recording_urls(client):
 
 def test_unknown_stream_is_404(client):
     """A stream that never sent an event is 404, for the stream and its events."""
-    problem(client.get("/api/streams/never-seen", headers=auth()), 404)
-    problem(client.get("/api/streams/never-seen/events", headers=auth()), 404)
-    problem(client.get("/api/streams/bad%20id", headers=auth()), 404)
+    assert_problem(client.get("/api/streams/never-seen", headers=auth()), 404)
+    assert_problem(client.get("/api/streams/never-seen/events", headers=auth()), 404)
+    assert_problem(client.get("/api/streams/bad%20id", headers=auth()), 404)
 
 
 def test_stream_events_newest_first_one_per_id(client):
@@ -176,7 +171,7 @@ def test_global_events_include_assets(client):
 )
 def test_bad_query_values_are_400(client, query):
     """A bad limit, cursor or state is a 400 problem naming the parameter."""
-    body = problem(client.get(f"/api/streams?{query}", headers=auth()), 400)
+    body = assert_problem(client.get(f"/api/streams?{query}", headers=auth()), 400)
     assert query.split("=")[0] in body["detail"]
 
 
@@ -190,9 +185,9 @@ def test_api_answers_503_when_redis_is_down(key_prefix):
     """Routes that need Redis answer 503 problem+json while it is unreachable."""
     client = create_app(make_settings(dead_redis_url(), key_prefix)).test_client()
     for path in ("/api/streams", "/api/streams/x", "/api/events"):
-        problem(client.get(path, headers=auth()), 503)
+        assert_problem(client.get(path, headers=auth()), 503)
 
 
 def test_unknown_route_is_404_problem(client):
     """Unknown paths are problem+json too."""
-    problem(client.get("/nope"), 404)
+    assert_problem(client.get("/nope"), 404)

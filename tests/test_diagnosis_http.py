@@ -14,19 +14,13 @@ import jwt as pyjwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from fake_livepeer import FAKE_API_KEY, FakeLivepeer
+from fake_livepeer import FAKE_API_KEY
 from helpers import auth, dead_redis_url, make_settings, now_ms, post_delivery, signed
 
 from webhook_service import create_app
 from webhook_service.config import Secret
 
 PUBLIC_URL = "https://93.184.216.34/webhooks/livepeer"  # a literal public IP: no DNS needed
-
-
-@pytest.fixture
-def fake():
-    with FakeLivepeer() as server:
-        yield server
 
 
 class Harness:

@@ -10,6 +10,7 @@ import pytest
 from helpers import (
     OTHER_SECRET,
     SECRET,
+    assert_problem,
     auth,
     dead_redis_url,
     delivery,
@@ -24,15 +25,6 @@ from webhook_service import create_app
 URL = "/webhooks/livepeer"
 # What gunicorn sets for a chunked request: the server has de-chunked and terminated the input.
 CHUNKED = {"wsgi.input_terminated": True}
-
-
-def assert_problem(response, status):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    problem = response.get_json()
-    assert set(problem) == {"type", "title", "status", "detail"}
-    assert problem["status"] == status and problem["detail"]
-    return problem
 
 
 def stored_keys(redis_client, key_prefix):

@@ -8,7 +8,7 @@ import json
 import time
 
 import pytest
-from fake_livepeer import FAKE_API_KEY, FakeLivepeer
+from fake_livepeer import FAKE_API_KEY
 from helpers import make_settings
 
 from webhook_service.config import Secret
@@ -17,12 +17,6 @@ from webhook_service.livepeer_api import SHAPE_ERROR, LivepeerApi
 from webhook_service.probe import Prober
 
 STREAM_KEY = "ab12-cd34-ef56-gh78"
-
-
-@pytest.fixture
-def fake():
-    with FakeLivepeer() as server:
-        yield server
 
 
 @pytest.fixture

@@ -7,16 +7,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from fake_livepeer import FakeLivepeer, HitCounter
+from fake_livepeer import HitCounter
 from helpers import make_settings
 
 from webhook_service.probe import Prober
-
-
-@pytest.fixture
-def fake():
-    with FakeLivepeer() as server:
-        yield server
 
 
 @pytest.fixture

@@ -112,27 +112,19 @@ def diagnose_hls(facts: HlsFacts) -> Verdict:
         else:
             reason = "the CDN was not probed"
         return unknown("hls", reason, _UNKNOWN_FIX, **ev)
-    probe = _read("master", facts.master)
-    ev.update(_probe_evidence(probe))
-    early = _judge_fetch(facts, probe, ev)
-    if early is not None:
-        return early
-    playlist, problem = _parse(probe)
-    if playlist is None:
-        return _verdict(facts, "not_a_playlist", ev, probe, detail=problem)
+    fetched = _fetched_playlist(facts, "master", facts.master, ev)
+    if isinstance(fetched, Verdict):
+        return fetched
+    playlist, probe = fetched
     if playlist.is_variant:
         ev["renditions"] = len(playlist.playlists)
         if facts.rendition is None:
             reason = "the master playlist lists renditions, but none was fetched"
             return unknown("hls", reason, _UNKNOWN_FIX, **ev)
-        probe = _read("rendition", facts.rendition)
-        ev.update(_probe_evidence(probe))
-        early = _judge_fetch(facts, probe, ev)
-        if early is not None:
-            return early
-        playlist, problem = _parse(probe)
-        if playlist is None:
-            return _verdict(facts, "not_a_playlist", ev, probe, detail=problem)
+        fetched = _fetched_playlist(facts, "rendition", facts.rendition, ev)
+        if isinstance(fetched, Verdict):
+            return fetched
+        playlist, probe = fetched
         if playlist.is_variant:
             reason = "the rendition playlist is another master playlist"
             return unknown("hls", reason, _UNKNOWN_FIX, **ev)
@@ -154,6 +146,21 @@ _UNKNOWN_FIX = (
     "Fetch the playlist with curl -v and check the stream with GET /stream/<id> "
     "(isActive, playbackId); set LIVEPEER_API_KEY if it is missing, then run the check again."
 )
+
+
+def _fetched_playlist(
+    facts: HlsFacts, name: str, result: HttpResult, ev: dict[str, Any]
+) -> tuple[Any, _Probe] | Verdict:
+    """The parsed playlist (an m3u8.M3U8) and its probe, or the Verdict the answer decides."""
+    probe = _read(name, result)
+    ev.update(_probe_evidence(probe))
+    early = _judge_fetch(facts, probe, ev)
+    if early is not None:
+        return early
+    playlist, problem = _parse(probe)
+    if playlist is None:
+        return _verdict(facts, "not_a_playlist", ev, probe, detail=problem)
+    return playlist, probe
 
 
 def _judge_fetch(facts: HlsFacts, probe: _Probe, ev: dict[str, Any]) -> Verdict | None:
