@@ -163,6 +163,9 @@ class Settings:
     probe_timeout_seconds: float = 3.0
     metrics_token: Secret | None = None
     forwarded_allow_ips: str = "127.0.0.1"
+    # Wrong /api credentials one client address may present per window (0: no limit).
+    auth_failure_limit: int = 30
+    auth_failure_window_seconds: int = 300
     port: int = 8000
     web_concurrency: int = 2
     threads: int = 8
@@ -209,6 +212,8 @@ class Settings:
             probe_timeout_seconds=_float(env, "PROBE_TIMEOUT_SECONDS", 3.0),
             metrics_token=_optional_secret(env, "METRICS_TOKEN"),
             forwarded_allow_ips=env.get("FORWARDED_ALLOW_IPS", "").strip() or "127.0.0.1",
+            auth_failure_limit=_int(env, "AUTH_FAILURE_LIMIT", 30),
+            auth_failure_window_seconds=_int(env, "AUTH_FAILURE_WINDOW_SECONDS", 300, minimum=1),
             port=_int(env, "PORT", 8000, minimum=1),
             web_concurrency=_int(env, "WEB_CONCURRENCY", 2, minimum=1),
             threads=_int(env, "GUNICORN_THREADS", 8, minimum=1),

@@ -13,8 +13,9 @@ from .scrub import scrub
 TOKEN_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
 Token = Annotated[str, StringConstraints(pattern=TOKEN_PATTERN)]
 EventName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,100}$")]
-# ms since the epoch, from 1973 to year 33658: a value in seconds is far below the floor.
-EpochMs = Annotated[int, Field(ge=100_000_000_000, lt=10**15)]
+# ms since the epoch, from 1973 to the end of year 9999 (the last time an ISO-8601 answer can
+# show): a value in seconds is far below the floor.
+EpochMs = Annotated[int, Field(ge=100_000_000_000, lt=253_402_300_800_000)]
 
 # Livepeer's documented event names; others are accepted but counted as "other" in metrics.
 KNOWN_EVENTS = frozenset(
@@ -123,6 +124,22 @@ def _describe(error: ValidationError) -> str:
     return f"{where}: {message}"
 
 
+def _utf8_safe(document: dict[str, Any]) -> dict[str, Any]:
+    """The document with every lone UTF-16 surrogate (an escaped half pair) replaced by '?'.
+
+    `"\\ud83d"` is valid JSON (JavaScript writes it for a string cut inside an emoji), but such
+    text has no UTF-8 form: Redis's cjson refuses it (a 503 that Livepeer retries for a day) and
+    every later answer showing it would fail.
+    """
+    text = json.dumps(document, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        replaced: dict[str, Any] = json.loads(text.encode("utf-8", "replace"))
+        return replaced
+    return document
+
+
 def parse_delivery(body: bytes) -> Delivery:
     """Parse a raw delivery body; every failure is an EventError with a one-line reason."""
     try:
@@ -132,9 +149,12 @@ def parse_delivery(body: bytes) -> Delivery:
     if not isinstance(document, dict):
         raise EventError(f"the body is JSON but not an object (got {type(document).__name__})")
     try:
+        document = _utf8_safe(document)
         envelope = DeliveryEnvelope.model_validate(document)
     except ValidationError as error:
         raise EventError(_describe(error)) from None
+    except RecursionError:
+        raise EventError("the body is nested too deeply") from None
     raw_stream = document.get("stream")
     raw_payload = document.get("payload")
     stream = scrub(raw_stream) if isinstance(raw_stream, dict) else None

@@ -9,10 +9,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 def iso_from_ms(ms: int | None) -> str | None:
-    """Milliseconds since the epoch as an ISO-8601 UTC string with millisecond precision."""
+    """Milliseconds since the epoch as an ISO-8601 UTC string with millisecond precision.
+
+    None also for a time no calendar date holds: a delivery may carry any integer (a stream's
+    `createdAt`, a session's `lastSeen`), and one such value must not fail every read.
+    """
     if ms is None:
         return None
-    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    try:
+        moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

@@ -25,6 +25,7 @@ _STATUS_TEXT = {
     401: "Missing or invalid credentials (problem+json)",
     404: "Not found (problem+json)",
     413: "Body too large (problem+json)",
+    429: "Too many wrong credentials from this address; see Retry-After (problem+json)",
     503: "Redis unavailable; retry later (problem+json)",
 }
 
@@ -101,7 +102,9 @@ def _operation(op: Operation, path_params: list[str], endpoint: str) -> dict[str
     responses: dict[str, Any] = {
         "200": {"description": "OK", "content": _content(op.response)},
     }
-    for status in sorted({*op.errors, *((401,) if op.auth else ())}):
+    # /api answers 429 to an address that presented too many wrong tokens (http/security.py).
+    auth_errors = (401, 429) if op.auth == "ops" else (401,) if op.auth else ()
+    for status in sorted({*op.errors, *auth_errors}):
         responses[str(status)] = {
             "description": _STATUS_TEXT.get(status, "Error"),
             "content": _content(None, problem=True),

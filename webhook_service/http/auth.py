@@ -9,6 +9,7 @@ from flask import current_app, request
 
 from ..config import Secret
 from .errors import UnauthorizedError
+from .security import auth_limiter, client_bucket
 
 
 def token_matches(presented: str, tokens: Sequence[Secret]) -> bool:
@@ -33,5 +34,19 @@ def require_bearer(tokens: Sequence[Secret]) -> None:
 
 
 def require_ops_token() -> None:
-    """`before_request` guard of the /api blueprints: one of OPS_API_TOKEN."""
-    require_bearer(current_app.config["OPS_API_TOKENS"])
+    """`before_request` guard of the /api blueprints: one of OPS_API_TOKEN, rate-limited.
+
+    A client address that presented wrong credentials AUTH_FAILURE_LIMIT times in the window
+    gets 429 for every /api request until the window ends, a right token included: letting
+    that through would tell a guesser which guess was right. A missing header guesses
+    nothing and is not counted. Never applied to the ingest route (Livepeer drops on a 4xx).
+    """
+    limiter = auth_limiter()
+    client = client_bucket(request.remote_addr)
+    limiter.check(client)
+    try:
+        require_bearer(current_app.config["OPS_API_TOKENS"])
+    except UnauthorizedError:
+        if "Authorization" in request.headers:
+            limiter.record_failure(client)
+        raise

@@ -6,6 +6,7 @@ import logging
 import time
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import ClientDisconnected
 
 from ..events import DeliveryEnvelope
 from ..models import IngestAck
@@ -30,10 +31,14 @@ def read_body(limit: int) -> bytes:
     environ = request.environ
     length = request.content_length
     body = b""
-    if length is not None and length <= limit:
-        body = environ["wsgi.input"].read(length)
-    elif length is None and environ.get("wsgi.input_terminated"):
-        body = environ["wsgi.input"].read(limit + 1)
+    try:
+        if length is not None and length <= limit:
+            body = environ["wsgi.input"].read(length)
+        elif length is None and environ.get("wsgi.input_terminated"):
+            body = environ["wsgi.input"].read(limit + 1)
+    except ClientDisconnected:  # a broken chunked encoding or a dropped connection: a 400
+        g.outcome = g.reject_reason = "malformed"
+        raise
     if (length or 0) > limit or len(body) > limit:
         g.outcome = g.reject_reason = "too_large"
         raise PayloadTooLargeError(f"the body is larger than {limit} bytes")
