@@ -10,6 +10,7 @@ import pytest
 import redis
 from fake_livepeer import FakeLivepeer
 from helpers import make_settings
+from redisproc import Cluster, cluster_fixture
 
 from webhook_service import create_app
 from webhook_service.config import Settings
@@ -35,6 +36,12 @@ def redis_url() -> Iterator[str]:
         return
     with EmbeddedRedis() as server:
         yield server.url
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A local 3-master Redis Cluster of this test process (each xdist worker starts its own)."""
+    yield from cluster_fixture(tmp_path_factory.mktemp("redis-cluster"))
 
 
 @pytest.fixture

@@ -1,14 +1,22 @@
-"""The Redis store against a real Redis: atomic apply, dedupe, ordering, bounds, indexes."""
+"""The Redis store against a real Redis: atomic apply, dedupe, ordering, bounds, indexes.
+
+Every test that uses the `store` fixture runs twice: on the single Redis of the suite and on
+a local 3-master Redis Cluster (REDIS_CLUSTER=true), where a stream's keys and the global keys
+live on different nodes.
+"""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 import redis
 from helpers import dead_redis_url, make_settings
+from redis.cluster import RedisCluster
 
 from webhook_service.events import parse_delivery
 from webhook_service.pagination import Cursor
@@ -25,9 +33,43 @@ from webhook_service.stream_update import build_update
 T0 = 1_764_086_400_000
 
 
+@dataclass(frozen=True)
+class Backend:
+    """Where a store test runs: the suite's single Redis, or the test cluster."""
+
+    url: str
+    cluster: bool
+
+    def store(self, prefix: str) -> Store:
+        return Store(connect(make_settings(self.url, redis_cluster=self.cluster)), prefix)
+
+
+@pytest.fixture(params=["single", "cluster"])
+def backend(request, redis_url) -> Backend:
+    if request.param == "cluster":
+        return Backend(request.getfixturevalue("redis_cluster").url, cluster=True)
+    return Backend(redis_url, cluster=False)
+
+
 @pytest.fixture
-def store(redis_url, key_prefix):
-    return Store(connect(make_settings(redis_url)), key_prefix)
+def redis_client(backend, key_prefix) -> Iterator[redis.Redis | RedisCluster]:
+    """A raw client of the backend (a cluster client scans every node); overrides conftest's."""
+    if not backend.cluster:
+        client = redis.Redis.from_url(backend.url)
+        yield client
+        client.close()
+        return
+    client = RedisCluster.from_url(backend.url)
+    yield client
+    keys = list(client.scan_iter(match=f"{key_prefix}:*", count=1000))
+    if keys:  # conftest's key_prefix cleans up the single Redis only
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture
+def store(backend, key_prefix, redis_client):
+    return backend.store(key_prefix)
 
 
 def update(event="stream.started", stream_id="s1", created=T0, event_id=None, **extra):
@@ -83,13 +125,13 @@ def test_duplicate_is_not_reapplied(store, redis_client, key_prefix):
     assert store.get_stream("s1")["last_event_at"] == T0
 
 
-def test_twenty_concurrent_deliveries_apply_once(redis_url, key_prefix):
+def test_twenty_concurrent_deliveries_apply_once(backend, key_prefix, redis_client):
     """20 threads, each with its own connection, deliver one event: exactly one applies it."""
     results = []
     barrier = threading.Barrier(20)
 
     def deliver():
-        own = Store(connect(make_settings(redis_url)), key_prefix)
+        own = backend.store(key_prefix)
         barrier.wait()
         results.append(own.apply(update(event_id="same")).duplicate)
 
@@ -99,7 +141,7 @@ def test_twenty_concurrent_deliveries_apply_once(redis_url, key_prefix):
     for thread in threads:
         thread.join()
     assert sorted(results) == [False] + [True] * 19
-    store = Store(connect(make_settings(redis_url)), key_prefix)
+    store = backend.store(key_prefix)
     assert len(store.stream_events("s1", 50)) == 1
     events, _ = store.list_events(50, None)
     assert [e["id"] for e in events] == ["same"]
