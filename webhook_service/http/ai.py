@@ -1,0 +1,95 @@
+"""The AI gateway routes under /api: diagnose a failed gateway call; list the warm models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..diagnostics.ai import WARM_MODELS, AiFacts, diagnose_ai
+from ..metrics import DIAGNOSES
+from ..models import Verdict as VerdictModel
+from ..openapi import documented
+from .auth import require_ops_token
+from .errors import BadRequestError
+
+bp = Blueprint("ai", __name__, url_prefix="/api")
+bp.before_request(require_ops_token)
+
+
+class AiDiagnosisRequest(BaseModel):
+    """A call to the AI gateway as the client made it, and what the gateway answered."""
+
+    model_config = ConfigDict(extra="forbid")
+    pipeline: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="the pipeline route called, e.g. text-to-image (any name is accepted)",
+    )
+    model_id: str | None = Field(default=None, max_length=256, description="model_id sent")
+    status: int = Field(strict=True, ge=100, le=599, description="the gateway's HTTP status")
+    body: str | dict[str, Any] | None = Field(
+        default=None, description="the gateway's response body: text or the parsed JSON object"
+    )
+    content_type: str | None = Field(
+        default=None, max_length=256, description="the Content-Type the client sent"
+    )
+
+
+FIELDS = tuple(AiDiagnosisRequest.model_fields)
+
+
+class WarmModel(BaseModel):
+    """A model kept loaded on orchestrators: it answers without a cold start."""
+
+    pipeline: str
+    model_id: str
+
+
+class WarmModelList(BaseModel):
+    models: list[WarmModel]
+
+
+def _ai_request() -> AiDiagnosisRequest:
+    """The JSON body; errors name the field, never quote the input (bodies can be large)."""
+    raw = request.get_data(cache=False)
+    try:
+        return AiDiagnosisRequest.model_validate_json(raw or b"{}")
+    except ValidationError as error:
+        first = error.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        problem = f"{where}: {first['msg']}"
+        if first["type"] == "extra_forbidden":  # the unknown key is input too: not quoted
+            problem = f"body: only the fields {', '.join(FIELDS)} are allowed"
+        raise BadRequestError(problem) from None
+
+
+@bp.post("/diagnosis/ai")
+@documented(
+    "Explain a failed call to Livepeer's AI gateway (cold model, 422, ...)",
+    "diagnosis",
+    auth="ops",
+    body=AiDiagnosisRequest,
+    response=VerdictModel,
+    errors=(400, 413),
+)
+def diagnose_ai_call() -> Response:
+    call = _ai_request()
+    facts = AiFacts(call.pipeline.lower(), call.model_id, call.status, call.body, call.content_type)
+    verdict = diagnose_ai(facts)
+    DIAGNOSES.labels(check=verdict.check, status=verdict.status).inc()
+    return jsonify(verdict.as_dict())
+
+
+@bp.get("/ai/warm-models")
+@documented(
+    "The model each AI pipeline keeps warm (loaded on orchestrators)",
+    "diagnosis",
+    auth="ops",
+    response=WarmModelList,
+)
+def warm_models() -> Response:
+    models = [WarmModel(pipeline=p, model_id=m) for p, m in WARM_MODELS.items()]
+    return jsonify(WarmModelList(models=models).model_dump())
