@@ -433,3 +433,47 @@ def test_failing_status_beats_counters_of_a_healthy_receiver() -> None:
     """Livepeer's failing status wins over fresh local acceptances (the contract's row order)."""
     case = replace(facts(webhook=FAILING_HOOK), rejections=stats(accepted=NOW))
     assert diagnose_webhooks(case).code == "webhooks.delivery_failing"
+
+
+RECONCILE = "livepeer-webhooks reconcile --since 2023-11-14T21:13:20.000Z"
+
+
+@pytest.mark.parametrize(
+    ("case", "code"),
+    [
+        (facts(), "webhooks.ok"),
+        (facts(recent_log=FAILING_LOG), "webhooks.delivery_failing"),
+        (facts(rejections=rejected("signature_mismatch", 5)), "webhooks.signature_mismatch"),
+    ],
+)
+def test_missing_events_add_the_reconcile_command(case: WebhooksFacts, code: str) -> None:
+    """Failed deliveries never applied here are counted and the fix names the command that
+    recovers them, whichever row answers."""
+    verdict = diagnose_webhooks(replace(case, missing_from_log=3, missing_since_ms=NOW - HOUR))
+    assert verdict.code == code
+    assert verdict.evidence["missing_from_log"] == 3
+    assert verdict.evidence["reconcile_command"] == RECONCILE
+    assert verdict.fix.endswith(f"Recover the 3 missed event(s): {RECONCILE}.")
+
+
+@pytest.mark.parametrize(
+    ("missing", "since", "expected"),
+    [
+        (0, None, {"missing_from_log": 0}),
+        (None, NOW, {}),
+        (-1, NOW, {}),
+        ("3", NOW, {}),
+        (True, NOW, {}),
+        (2, None, {"missing_from_log": 2}),
+        (2, 10**30, {"missing_from_log": 2}),
+    ],
+)
+def test_no_reconcile_command_without_missing_events(
+    missing: Any, since: Any, expected: Any
+) -> None:
+    """Nothing missing, unknown, or garbage: no command, and no crash."""
+    verdict = diagnose_webhooks(facts(missing_from_log=missing, missing_since_ms=since))
+    got = {
+        k: v for k, v in verdict.evidence.items() if k in ("missing_from_log", "reconcile_command")
+    }
+    assert got == expected and "reconcile --since" not in verdict.fix

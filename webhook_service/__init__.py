@@ -20,13 +20,15 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from .diagnostics.gather import Sources
     from .diagnostics.service import Diagnostician
-    from .http import api, diagnosis, errors, health, ingest, observability
+    from .http import ai, api, diagnosis, errors, health, ingest, observability, security
     from .http import metrics as metrics_route
+    from .http import reconcile as reconcile_route
     from .http.proxy import ForwardedFor
     from .livepeer_api import LivepeerApi
     from .metrics import RedisCollector, probe_observer, zero_outcomes
     from .probe import Prober
     from .receiver import Receiver
+    from .retention import init_app as init_retention
     from .store import Store, connect
 
     settings = settings or Settings.from_env(os.environ)
@@ -46,6 +48,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     observability.init_app(app)
     errors.init_app(app)
+    security.init_app(app)
     prober = Prober.from_settings(
         settings,
         call_timeout=settings.probe_timeout_seconds,
@@ -56,8 +59,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     checks = ThreadPoolExecutor(max_workers=16, thread_name_prefix="check")
     sources = Sources(settings, store, LivepeerApi.from_settings(settings, prober), prober, calls)
     app.extensions["livepeer.diagnostician"] = Diagnostician(sources, checks)
-    for blueprint in (ingest.bp, api.bp, diagnosis.bp, health.bp, metrics_route.bp):
+    app.extensions["livepeer.api"] = sources.api  # None without LIVEPEER_API_KEY
+    init_retention(app)
+    for blueprint in (ingest.bp, api.bp, diagnosis.bp, ai.bp, health.bp, metrics_route.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(reconcile_route.bp)
     app.wsgi_app = ForwardedFor(app.wsgi_app, settings.forwarded_allow_ips)  # type: ignore[method-assign]
     zero_outcomes()
     return app

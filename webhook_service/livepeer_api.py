@@ -136,15 +136,28 @@ class LivepeerApi:
         return _single(self._call("GET", self._url("webhook", webhook_id), deadline), parse_webhook)
 
     def webhook_log(
-        self, webhook_id: str, *, deadline: float, limit: int = 50, next_url: str | None = None
+        self,
+        webhook_id: str,
+        *,
+        deadline: float,
+        limit: int = 50,
+        next_url: str | None = None,
+        failed_only: bool = False,
     ) -> ApiResult[WebhookLogPage]:
-        """One page of GET /webhook/{id}/log, newest first; `next_url` comes from a prior page."""
+        """One page of GET /webhook/{id}/log, newest first; `next_url` comes from a prior page.
+
+        `failed_only` asks Livepeer to filter on `success` (its Link keeps the filter); callers
+        still check each row, as a deployment that ignores the filter sends every row.
+        """
         if next_url is not None:
             url = self._on_api(next_url)
             if url is None:
                 return ApiResult(error="next page is not on the Livepeer API")
         else:
-            url = self._url("webhook", webhook_id, "log", limit=str(limit))
+            query = {"limit": str(limit)}
+            if failed_only:
+                query["filters"] = json.dumps([{"id": "success", "value": "false"}])
+            url = self._url("webhook", webhook_id, "log", **query)
         reply = self._call("GET", url, deadline)
         result = _single(reply, lambda data: _entries(data, parse_log_entry))
         if result.value is None:
@@ -153,12 +166,17 @@ class LivepeerApi:
         return ApiResult(value=WebhookLogPage(result.value, more), status=result.status)
 
     def resend(self, webhook_id: str, log_id: str, *, deadline: float) -> ApiResult[bool]:
-        """POST /webhook/{id}/log/{logId}/resend: Livepeer delivers the stored event again."""
+        """POST /webhook/{id}/log/{logId}/resend: Livepeer delivers the stored event again.
+
+        Livepeer waits for the delivery and answers with its new log row: the value is False
+        when that row says the receiver did not answer 2xx, else True.
+        """
         url = self._url("webhook", webhook_id, "log", log_id, "resend")
         reply = self._call("POST", url, deadline, body=b"")
         if reply.error is not None or reply.not_found:
             return ApiResult(not_found=reply.not_found, error=reply.error, status=reply.status)
-        return ApiResult(value=True, status=reply.status)
+        delivered = not (isinstance(reply.data, dict) and reply.data.get("success") is False)
+        return ApiResult(value=delivered, status=reply.status)
 
     def list_signing_keys(self, *, deadline: float) -> ApiResult[tuple[SigningKey, ...]]:
         """GET /access-control/signing-key: the keys playback JWTs may be signed with."""

@@ -130,26 +130,29 @@ def parse_webhook(value: Any) -> ApiWebhook:
 def parse_log_entry(value: Any) -> WebhookLogEntry:
     data = as_object(value)
     response = _sub(data, "response")  # absent on a timeout or network error
-    request = _sub(data, "request")
+    body = _logged_body(_sub(data, "request").get("body"))
     return WebhookLogEntry(
         id=_req_str(data, "id"),
         event=_str(data, "event", 64),
         created_at_ms=_int(data, "createdAt"),
         success=_bool(data, "success"),
         response_status=_int(response, "status"),
-        event_id=_event_id(request.get("body")) or _str(data, "eventId", 128),
+        event_id=_str(body, "id", 128) or _str(data, "eventId", 128),
+        # The stream the event belongs to, decided as ingest does (events.parse_delivery).
+        stream_id=_str(_sub(body, "stream"), "id", 128)
+        or _str(_sub(_sub(body, "payload"), "session"), "parentId", 128),
     )
 
 
-def _event_id(body: Any) -> str | None:
-    """The delivery's event `id`, from the JSON body Livepeer logged as a string."""
+def _logged_body(body: Any) -> Mapping[str, Any]:
+    """The delivery JSON Livepeer logged as a string; empty when it does not parse."""
     if not isinstance(body, str):
-        return None
+        return {}
     try:
         parsed = json.loads(body)
     except (ValueError, RecursionError):
-        return None
-    return _str(parsed, "id", 128) if isinstance(parsed, dict) else None
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
 
 
 def parse_signing_key(value: Any) -> SigningKey:

@@ -66,6 +66,10 @@ REDIS_ERRORS = Counter(
     "Requests that failed because Redis was unreachable or refused a command, by route.",
     ["route"],
 )
+STREAMS_FORGOTTEN = Counter(
+    "livepeer_streams_forgotten_total",
+    "Streams removed from Redis after STREAM_RETENTION_DAYS without an event.",
+)
 
 OUTCOMES = (
     "accepted",

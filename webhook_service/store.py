@@ -16,6 +16,16 @@ The only module that speaks Redis. Key layout (every key starts with the configu
     {p}:{~global}:rejections:<min> hash   reason -> count in that minute; expires after 65 min
     {p}:{~global}:asset-failed:<a> string event that failed asset <a> (a recording's asset id is
                                           its session id); expires with the stream retention
+    {p}:{~global}:reconcile:<hook> hash   event id -> log id reconcile had Livepeer resend to
+                                          webhook <hook>; expires RECONCILE_TTL_SECONDS after
+                                          the last resend (lets an interrupted run resume)
+    {p}:{~global}:lock:<name>      string SET NX EX throttle: one retention sweep per interval
+    {p}:{~global}:auth-fail:<c>    string wrong /api credentials from client <c> (an IPv4
+                                          address, an IPv6 /64 or "unknown") in a window that
+                                          starts at the first and expires with the key
+
+Streams with no event for STREAM_RETENTION_DAYS are forgotten (`forget_stale_streams`): their
+four keys and index entries go; their claims expire by themselves.
 
 Keys of one stream share a hash tag, so one Lua script applies an event on a Redis Cluster.
 """
@@ -24,7 +34,7 @@ from __future__ import annotations
 
 import json
 import ssl
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -32,11 +42,18 @@ from typing import Any, Literal
 import redis
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 
 from .config import Settings
 from .pagination import Cursor
-from .store_scripts import APPLY_GLOBAL_EVENT, APPLY_STREAM_EVENT, INDEX_STREAM_EVENT
+from .store_scripts import (
+    APPLY_GLOBAL_EVENT,
+    APPLY_STREAM_EVENT,
+    FORGET_STREAM,
+    FORGET_STREAM_INDEX,
+    INDEX_STREAM_EVENT,
+)
 from .stream_update import StreamUpdate
 
 # Livepeer retries for ~24 h and operators may resend from its log later still.
@@ -49,7 +66,11 @@ ASSET_FAILURE_TTL_SECONDS = 30 * 24 * 3600
 # Rejections are counted in one-minute buckets; the window is the last hour.
 REJECTION_WINDOW_MINUTES = 60
 _BUCKET_TTL_SECONDS = (REJECTION_WINDOW_MINUTES + 5) * 60
+# A reconcile checkpoint outlives a weekend: long enough to resume, short enough to stay small.
+RECONCILE_TTL_SECONDS = 7 * 24 * 3600
+_APPLIED_BATCH = 500  # candidates per pipeline when asking which event ids were applied
 StateFilter = Literal["active", "idle"] | None
+_STREAM_PARTS = ("stream", "timeline", "events", "sessions")  # what retention deletes
 
 
 class StorageError(Exception):
@@ -87,7 +108,8 @@ def connect(settings: Settings) -> redis.Redis | RedisCluster:
 def _redis_errors() -> Iterator[None]:
     try:
         yield
-    except (redis.RedisError, OSError) as error:
+    except (redis.RedisError, RedisClusterException, OSError) as error:
+        # RedisClusterException is no RedisError: raised when no cluster node answers.
         # The message can name a host but never carries the URL's password.
         if _certificate_rejected(error):
             raise StorageError(
@@ -121,6 +143,8 @@ class Store:
         self._apply_stream = client.register_script(APPLY_STREAM_EVENT)
         self._index_stream = client.register_script(INDEX_STREAM_EVENT)
         self._apply_global = client.register_script(APPLY_GLOBAL_EVENT)
+        self._forget_stream = client.register_script(FORGET_STREAM)
+        self._forget_index = client.register_script(FORGET_STREAM_INDEX)
 
     # Keys --------------------------------------------------------------------------------
     def stream_key(self, stream_id: str, part: str) -> str:
@@ -279,6 +303,34 @@ class Store:
         with _redis_errors():
             return int(self._client.zcard(self.global_key("streams:active")))
 
+    # Failed authentication ---------------------------------------------------------------
+    def auth_failures(self, client: str) -> tuple[int, int]:
+        """(wrong /api credentials from `client` in its current window, seconds it has left)."""
+        key = self.global_key(f"auth-fail:{client}")
+        with _redis_errors():
+            pipe = self._client.pipeline(transaction=False)
+            pipe.get(key)
+            pipe.ttl(key)
+            count, ttl = pipe.execute()
+        return int(count or 0), max(int(ttl), 0)
+
+    def count_auth_failure(self, client: str, window_s: int) -> int:
+        """Count one wrong /api credential from `client` (one round trip); return its count.
+
+        The window starts at the first failure and does not slide: SET NX EX creates the key
+        with its expiry, INCR keeps it.
+        """
+        key = self.global_key(f"auth-fail:{client}")
+        with _redis_errors():
+            pipe = self._client.pipeline(transaction=False)
+            pipe.set(key, 0, ex=window_s, nx=True)
+            pipe.incr(key)
+            pipe.ttl(key)
+            _, count, ttl = pipe.execute()
+            if ttl < 0:  # it expired between SET and INCR, and INCR made it without expiry
+                self._client.expire(key, window_s)
+        return int(count)
+
     # Reads -------------------------------------------------------------------------------
     def ping(self) -> bool:
         """True when Redis answers."""
@@ -362,6 +414,90 @@ class Store:
         page = page[:limit]
         after = Cursor(page[-1][1], page[-1][0]) if has_more and page else None
         return page, after
+
+    # Reconcile and retention -------------------------------------------------------------
+    def applied_event_ids(self, candidates: Sequence[tuple[str, str | None]]) -> set[str]:
+        """The event ids among (event id, stream id or None) pairs that were applied here.
+
+        Applied means a live dedupe claim (3 days) or a record still in the stream's timeline
+        or the global one; the stream's keys are asked only when its id is known. Every
+        command names one key, so this is one pipelined round trip on a Cluster too.
+        """
+        applied: set[str] = set()
+        for start in range(0, len(candidates), _APPLIED_BATCH):
+            batch = candidates[start : start + _APPLIED_BATCH]
+            with _redis_errors():
+                pipe = self._client.pipeline(transaction=False)
+                for event_id, stream_id in batch:
+                    pipe.exists(self.global_key(f"seen:{event_id}"))
+                    pipe.hexists(self.global_key("event-data"), event_id)
+                    if stream_id:
+                        pipe.exists(self.stream_key(stream_id, f"seen:{event_id}"))
+                        pipe.hexists(self.stream_key(stream_id, "events"), event_id)
+                answers = iter(pipe.execute())
+            for event_id, stream_id in batch:
+                hits = [next(answers) for _ in range(4 if stream_id else 2)]
+                if any(hits):
+                    applied.add(event_id)
+        return applied
+
+    def resent_event_ids(self, webhook_id: str, event_ids: Sequence[str]) -> set[str]:
+        """The event ids an earlier reconcile run had Livepeer resend to this webhook."""
+        if not event_ids:
+            return set()
+        with _redis_errors():
+            found = self._client.hmget(self.global_key(f"reconcile:{webhook_id}"), event_ids)
+        return {eid for eid, log_id in zip(event_ids, found, strict=True) if log_id is not None}
+
+    def mark_resent(self, webhook_id: str, event_id: str, log_id: str) -> None:
+        """Note a resend in the webhook's reconcile checkpoint (one round trip)."""
+        key = self.global_key(f"reconcile:{webhook_id}")
+        with _redis_errors():
+            pipe = self._client.pipeline(transaction=False)
+            pipe.hset(key, event_id, log_id)
+            pipe.expire(key, RECONCILE_TTL_SECONDS)
+            pipe.execute()
+
+    def try_lock(self, name: str, seconds: int) -> bool:
+        """Take the named lock unless someone holds it; it is never released, only expires."""
+        with _redis_errors():
+            return bool(self._client.set(self.global_key(f"lock:{name}"), "1", nx=True, ex=seconds))
+
+    def forget_stale_streams(self, cutoff_ms: int, limit: int) -> int:
+        """Forget up to `limit` streams whose newest event is at or before `cutoff_ms`.
+
+        Bounded work, no SCAN: the oldest entries of the `streams` index (scored by
+        last_event_at), then per stream its keys (its own slot), then the index entries (the
+        global slot). Each step re-checks the time, so a stream that got an event meanwhile
+        stays. Keys go before index entries: a crash in between leaves index entries that the
+        next sweep finds again, never keys that no sweep could find.
+        """
+        with _redis_errors():
+            raw = self._client.zrangebyscore(
+                self.global_key("streams"), "-inf", cutoff_ms, start=0, num=limit
+            )
+            ids = [member.decode() for member in raw]
+            if not ids:
+                return 0
+            calls = [
+                (
+                    self._forget_stream,
+                    [self.stream_key(sid, part) for part in _STREAM_PARTS],
+                    [cutoff_ms],
+                )
+                for sid in ids
+            ]
+            if self._cluster:  # one slot per stream: a script each
+                lasts = [script(keys=keys, args=args) for script, keys, args in calls]
+            else:
+                lasts = self._run_pipelined(*calls)
+            pairs: list[Any] = []
+            for sid, last in zip(ids, lasts, strict=True):
+                pairs.extend((sid, last or "0"))  # 0: the stream's keys are gone
+            index = ("streams", "streams:active", "streams:idle", "versions")
+            keys = [self.global_key(part) for part in index]
+            removed = self._forget_index(keys=keys, args=[cutoff_ms, *pairs])
+        return int(removed)
 
 
 def _load(value: bytes | None) -> Any:

@@ -168,3 +168,43 @@ if KEYS[5] then redis.call('SET', KEYS[5], ARGV[7], 'EX', ARGV[8]) end
 return 0
 """
 )
+
+# Retention, step 1 of 2 (the stream's slot): deletes a stream's keys unless an event newer
+# than the cutoff arrived since the caller listed it as stale. Dedupe claims are left to expire.
+# KEYS[1] stream hash  KEYS[2] timeline zset  KEYS[3] events hash  KEYS[4] sessions hash
+# ARGV[1] cutoff ms (a stream whose last_event_at is at or before it is stale)
+# Returns 0 when the stream is gone (deleted now, or already), else its last_event_at.
+FORGET_STREAM = """
+local last = redis.call('HGET', KEYS[1], 'last_event_at')
+if last and tonumber(last) > tonumber(ARGV[1]) then return last end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+return 0
+"""
+
+# Retention, step 2 of 2 (the global slot): removes forgotten streams from the indexes, except
+# one that a newer event re-indexed meanwhile (its score is then past the cutoff). The versions
+# entry goes too: a forgotten stream that comes back starts again at version 1. A stream found
+# fresh in step 1 whose index entry lags (an index step lost to a crash) is moved up, so the
+# sweep does not meet it again and again.
+# KEYS[1] streams zset  KEYS[2] active zset  KEYS[3] idle zset  KEYS[4] versions hash
+# ARGV[1] cutoff ms  ARGV[2..] pairs: stream id, its last_event_at from step 1 ("0": gone)
+# Returns how many streams were removed from the indexes.
+FORGET_STREAM_INDEX = """
+local cutoff, removed = tonumber(ARGV[1]), 0
+for i = 2, #ARGV, 2 do
+  local sid, last = ARGV[i], ARGV[i + 1]
+  local score = tonumber(redis.call('ZSCORE', KEYS[1], sid))
+  if last == '0' then
+    if not score or score <= cutoff then
+      redis.call('ZREM', KEYS[1], sid)
+      redis.call('ZREM', KEYS[2], sid)
+      redis.call('ZREM', KEYS[3], sid)
+      redis.call('HDEL', KEYS[4], sid)
+      removed = removed + 1
+    end
+  elseif score and score < tonumber(last) then
+    redis.call('ZADD', KEYS[1], last, sid)
+  end
+end
+return removed
+"""

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import click
 
+from .ai_check import ai_check
 from .config_check import check_config
 from .deliveries import send_test_event, simulate
+from .reconcile import reconcile
+from .retention import forget_stale
 from .serving import dev, serve
 from .signature_check import verify_signature
 
@@ -19,5 +22,7 @@ def main() -> None:
     """Livepeer Studio webhook receiver: verified ingest, stream state, diagnosis."""
 
 
-for command in (serve, dev, send_test_event, simulate, verify_signature, check_config):
+for command in (serve, dev, send_test_event, simulate, verify_signature, check_config, ai_check):
     main.add_command(command)
+main.add_command(reconcile)
+main.add_command(forget_stale)

@@ -78,6 +78,7 @@ class WebhookLogEntry:
     success: bool | None
     response_status: int | None  # None on timeout or network error
     event_id: str | None = None  # the delivery's body `id`, when request.body parses
+    stream_id: str | None = None  # body `stream.id`, else `payload.session.parentId`
 
 
 @dataclass(frozen=True)
@@ -197,3 +198,7 @@ class WebhooksFacts:
     webhook_lookup_error: str | None = None
     recent_log: tuple[WebhookLogEntry, ...] | None = None
     api_configured: bool = False
+    # Failed deliveries in recent_log whose event ids were never applied here (None: unknown),
+    # and the oldest one's createdAt: where `livepeer-webhooks reconcile --since` should start.
+    missing_from_log: int | None = None
+    missing_since_ms: int | None = None

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..livepeer_api import ApiResult, StreamResult
 from ..metrics import DIAGNOSES
+from ..reconcile import failed_candidates
 from ..store import StorageError
 from .facts import (
     ApiStream,
@@ -17,6 +18,7 @@ from .facts import (
     RecordingFacts,
     RejectionStats,
     RtmpFacts,
+    WebhookLogEntry,
     WebhooksFacts,
 )
 from .gather import (
@@ -262,8 +264,24 @@ class Diagnostician:
             webhook_lookup_error=lookup_error,
             recent_log=log,
             api_configured=s.api is not None,
+            **self._missing_from_log(log),
         )
         return self._record(diagnose_webhooks(facts))
+
+    def _missing_from_log(self, log: tuple[WebhookLogEntry, ...] | None) -> dict[str, Any]:
+        """How many failed deliveries of the log page never reached Redis, and since when:
+        chosen as `reconcile` chooses them, so its command recovers exactly these."""
+        if log is None:
+            return {}
+        candidates = failed_candidates(log, since_ms=0)
+        try:
+            applied = self.sources.store.applied_event_ids(
+                [(c.event_id, c.stream_id) for c in candidates]
+            )
+        except StorageError:
+            return {}
+        missing = [c.created_at_ms for c in candidates if c.event_id not in applied]
+        return {"missing_from_log": len(missing), "missing_since_ms": min(missing, default=None)}
 
     # all stream checks ---------------------------------------------------------------------
     def stream(self, stream_id: str, jwt: str | None) -> dict[str, Any]:

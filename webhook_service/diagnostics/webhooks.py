@@ -224,7 +224,21 @@ def _evidence(facts: Facts) -> dict[str, Any]:
     ev["silent_seconds"] = facts.silent_seconds
     if skipped:
         ev["skipped"] = skipped
+    ev.update(_missing_evidence(facts))
     return ev
+
+
+def _missing_evidence(facts: Facts) -> dict[str, Any]:
+    """Failed deliveries in Livepeer's log that never reached Redis, and the command that
+    recovers them (whatever row answers: a healthy receiver may still have missed some)."""
+    missing = _ms(facts.missing_from_log)
+    if missing is None or missing < 0:
+        return {}
+    since = _iso(_ms(facts.missing_since_ms))
+    if not missing or since is None:
+        return {"missing_from_log": missing}
+    command = f"livepeer-webhooks reconcile --since {since}"
+    return {"missing_from_log": missing, "reconcile_command": command}
 
 
 def _verdict(row: str, ev: dict[str, Any], detail: str = "") -> Verdict:
@@ -232,6 +246,10 @@ def _verdict(row: str, ev: dict[str, Any], detail: str = "") -> Verdict:
     if row == "not_subscribed" and ev.get("webhook_found") is False:
         cause, fix = WEBHOOK_NOT_FOUND
     cause, fix = cause.format(detail=detail), fix.format(detail=detail)
+    command = ev.get("reconcile_command")
+    if command:
+        hint = f"Recover the {ev['missing_from_log']} missed event(s): {command}."
+        fix = hint if row == "ok" else f"{fix} {hint}"
     return Verdict("webhooks", status, f"webhooks.{row}", cause, fix, ev)
 
 

@@ -1,0 +1,106 @@
+"""`reconcile`: have Livepeer resend the failed deliveries whose events never reached Redis."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from ..config import Settings
+from ..livepeer_api import LivepeerApi
+from ..models import iso_from_ms
+from ..probe import Prober
+from ..reconcile import Candidate, parse_since
+from ..reconciler import CALL_SECONDS, DEFAULT_RATE, Limits, Outcome, ReconcileError, Reconciler
+from ..store import StorageError, Store, connect
+from .common import EXIT_FAILED, EXIT_USAGE, fail, load_settings
+
+_LABELS: dict[Outcome, str] = {
+    "would_resend": "would resend",
+    "resent": "resent",
+    "failed": "FAILED",
+}
+
+
+def _report(candidate: Candidate, outcome: Outcome, detail: str) -> None:
+    line = (
+        f"{_LABELS[outcome]:<13} {iso_from_ms(candidate.created_at_ms)}  "
+        f"{candidate.event or '?':<20} {candidate.event_id}  log={candidate.log_id}"
+    )
+    click.echo(f"{line}: {detail}" if detail else line)
+
+
+def _reconciler(settings: Settings) -> Reconciler:
+    """The API client and store for a run; exits 2 when either is not configured."""
+    if settings.livepeer_api_key is None:
+        fail("LIVEPEER_API_KEY is not set: reconcile reads our webhook's log from the API")
+    if settings.redis_url is None:
+        fail("REDIS_URL is not set: reconcile asks the service's Redis what it applied")
+    # A resend answers once Livepeer's delivery to this service got its answer: allow for it.
+    prober = Prober.from_settings(settings, call_timeout=CALL_SECONDS)
+    api = LivepeerApi(prober, settings.livepeer_api_key, settings.livepeer_api_url)
+    return Reconciler(api, Store(connect(settings), settings.redis_key_prefix))
+
+
+@click.command()
+@click.option(
+    "--since",
+    "since_text",
+    required=True,
+    metavar="TIME",
+    help="ISO-8601 with a zone (2026-11-25T18:00:00Z) or a duration back (90m, 24h, 3d).",
+)
+@click.option("--webhook-id", default=None, help="Default: the webhook whose URL is PUBLIC_URL.")
+@click.option("--dry-run", is_flag=True, help="List what would be resent; resend nothing.")
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0.1, max=50),
+    default=DEFAULT_RATE,
+    show_default=True,
+    help="At most this many resends per second.",
+)
+@click.option(
+    "--max-resends",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop after this many resends (run again to go on).",
+)
+def reconcile(
+    since_text: str, webhook_id: str | None, dry_run: bool, rate: float, max_resends: int | None
+) -> None:
+    """Have Livepeer resend failed deliveries whose events this service never applied.
+
+    Reads our webhook's log from the Livepeer API (LIVEPEER_API_KEY) back to --since, keeps
+    the failed deliveries whose event ids are not in Redis, and asks Livepeer to resend each:
+    they arrive signed, through the normal ingest route. Each resend is noted in Redis, so a
+    run that was interrupted (Ctrl-C, a crash) can simply be run again. Prints one line per
+    event and the counts; exit 0 when nothing failed, 1 when a resend or the API failed, 2 on
+    bad usage or configuration.
+
+    \b
+    Examples:
+      livepeer-webhooks reconcile --since 24h --dry-run
+      livepeer-webhooks reconcile --since 2026-11-25T18:00:00Z
+      livepeer-webhooks reconcile --since 3d --webhook-id 4f1c… --rate 2
+    """
+    settings = load_settings()
+    try:
+        since = parse_since(since_text, time.time_ns() // 1_000_000)
+    except ValueError as error:
+        fail(f"--since: {error}")
+    reconciler = _reconciler(settings)
+    limits = Limits(rate=rate, max_resends=max_resends)
+    try:
+        hook = reconciler.find_webhook(webhook_id, settings.public_url, limits)
+        dry = " (dry run: nothing is resent)" if dry_run else ""
+        click.echo(f"webhook {hook}: failed deliveries since {iso_from_ms(since)}{dry}")
+        summary = reconciler.run(hook, since, dry_run=dry_run, limits=limits, report=_report)
+    except ReconcileError as error:
+        fail(error.detail, EXIT_FAILED if error.kind == "upstream" else EXIT_USAGE)
+    except StorageError as error:
+        fail(str(error), EXIT_FAILED)
+    click.echo(" ".join(f"{name}={count}" for name, count in summary.as_dict().items()))
+    if not dry_run and summary.found > summary.already_applied + summary.resent + summary.failed:
+        click.echo("stopped at --max-resends: run the same command again to go on")
+    if summary.failed:
+        raise SystemExit(EXIT_FAILED)

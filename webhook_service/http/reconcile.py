@@ -1,0 +1,115 @@
+"""POST /api/reconcile: have Livepeer resend failed deliveries whose events never arrived here."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, Response, current_app, request
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, ValidationError
+
+from ..events import TOKEN_PATTERN
+from ..livepeer_api import LivepeerApi
+from ..openapi import documented
+from ..reconcile import Summary, since_ms
+from ..reconciler import DEFAULT_RATE, Limits, ReconcileError, Reconciler
+from ..store import Store
+from .auth import require_ops_token
+from .errors import BadRequestError, NotFoundError, ServiceError
+
+bp = Blueprint("reconcile", __name__, url_prefix="/api")
+bp.before_request(require_ops_token)
+
+# One call stays inside gunicorn's 30 s worker timeout (and a proxy's): at most 20 s, 50 log
+# pages (5,000 failed rows) and 100 resends. A larger backlog takes several calls, each going on
+# where the last stopped, or the CLI, which has no caps.
+ROUTE_SECONDS = 20.0
+ROUTE_MAX_PAGES = 50
+ROUTE_MAX_RESENDS = 100
+
+
+class ReconcileRequest(BaseModel):
+    """Which failed deliveries to recover: since when, of which webhook; or only count them."""
+
+    model_config = ConfigDict(extra="forbid")
+    since: AwareDatetime = Field(
+        strict=True, description="ISO-8601 with a time zone, e.g. 2026-11-25T18:00:00Z"
+    )
+    webhook_id: str | None = Field(
+        default=None,
+        pattern=TOKEN_PATTERN,
+        description="Livepeer webhook id; default: the webhook whose url is PUBLIC_URL",
+    )
+    dry_run: StrictBool = Field(default=False, description="count only; resend nothing")
+
+
+class ReconcileSummary(BaseModel):
+    """Failed deliveries in the webhook's log since then (one per event id): already applied
+    here, resent now or by an earlier run, or failed to resend. One call reads at most 50 log
+    pages and resends at most 100 events in 20 s; when `found` exceeds the other three summed,
+    call again: it continues where this one stopped."""
+
+    found: int
+    already_applied: int
+    resent: int
+    failed: int
+
+
+class LivepeerApiError(ServiceError):
+    """Raised when the Livepeer API fails or times out while reconciling."""
+
+    status, title, slug = 502, "Livepeer API failed", "livepeer-api"
+
+
+def _request() -> ReconcileRequest:
+    try:
+        return ReconcileRequest.model_validate_json(request.get_data(cache=False) or b"{}")
+    except ValidationError as error:
+        first = error.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise BadRequestError(f"{where}: {first['msg']}") from None
+
+
+def _api() -> LivepeerApi:
+    api: LivepeerApi | None = current_app.extensions["livepeer.api"]
+    if api is None:
+        raise BadRequestError(
+            "LIVEPEER_API_KEY is not set: reconcile reads our webhook's log from the Livepeer API"
+        )
+    return api
+
+
+def _run(body: ReconcileRequest, reconciler: Reconciler) -> Summary:
+    try:
+        since = since_ms(body.since, time.time_ns() // 1_000_000)
+    except ValueError as error:
+        raise BadRequestError(f"since: {error}") from None
+    limits = Limits(
+        rate=DEFAULT_RATE,
+        max_pages=ROUTE_MAX_PAGES,
+        max_resends=ROUTE_MAX_RESENDS,
+        deadline=time.monotonic() + ROUTE_SECONDS,
+    )
+    public_url = current_app.config["SETTINGS"].public_url
+    try:
+        webhook_id = reconciler.find_webhook(body.webhook_id, public_url, limits)
+        return reconciler.run(webhook_id, since, dry_run=body.dry_run, limits=limits)
+    except ReconcileError as error:
+        mapped = {"usage": BadRequestError, "not_found": NotFoundError}
+        raise mapped.get(error.kind, LivepeerApiError)(error.detail) from None
+
+
+@bp.post("/reconcile")
+@documented(
+    "Have Livepeer resend failed deliveries whose events were never applied here",
+    "reconcile",
+    auth="ops",
+    body=ReconcileRequest,
+    response=ReconcileSummary,
+    errors=(400, 404, 413, 502, 503),
+)
+def reconcile() -> Response:
+    body = _request()
+    store: Store = current_app.extensions["livepeer.store"]
+    summary = _run(body, Reconciler(_api(), store))
+    answer = ReconcileSummary(**summary.as_dict())
+    return Response(answer.model_dump_json(), mimetype="application/json")
