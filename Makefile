@@ -44,5 +44,9 @@ test: lint typecheck pytest
 soak: $(VENV)/.test-installed
 	$(BIN)/pytest -m soak -p no:xdist
 
+# Load benchmarks against the real server and a bare-Flask baseline (bench/README.md).
+bench: $(VENV)/.test-installed
+	bench/run.sh
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
