@@ -14,14 +14,12 @@ import argparse
 import logging
 import os
 from collections.abc import Callable
-from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from gunicorn.app.base import BaseApplication
 
 from webhook_service.config import Settings
 from webhook_service.logs import configure_logging
-from webhook_service.server import gunicorn_options
+from webhook_service.server import GunicornApp, gunicorn_options
 
 
 def create_baseline_app() -> Flask:
@@ -53,23 +51,6 @@ def create_service_without_request_log() -> Flask:
     return app
 
 
-class _Gunicorn(BaseApplication):  # type: ignore[misc]
-    """Loads options like webhook_service.server does (unknown keys skipped)."""
-
-    def __init__(self, options: dict[str, Any], factory: Callable[[], Flask]) -> None:
-        self._options = options
-        self._factory = factory
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self._options.items():
-            if value is not None and key in self.cfg.settings:
-                self.cfg.set(key, value)
-
-    def load(self) -> Flask:
-        return self._factory()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--service", action="store_true", help="the real app, not the baseline")
@@ -91,7 +72,7 @@ def main() -> None:
         # Only the sizing and network settings matter here; the secrets are placeholders.
         env = {**os.environ, "LIVEPEER_WEBHOOK_SECRET": "unused", "OPS_API_TOKEN": "unused"}
         settings = Settings.from_env(env)
-    _Gunicorn(gunicorn_options(settings, "0.0.0.0", log_format), factory).run()
+    GunicornApp(gunicorn_options(settings, "0.0.0.0", log_format), factory).run()
 
 
 if __name__ == "__main__":

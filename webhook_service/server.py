@@ -52,7 +52,9 @@ def _mark_worker_dead(_server: Any, worker: Any) -> None:
         multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 
-class _Server(BaseApplication):  # type: ignore[misc]
+class GunicornApp(BaseApplication):  # type: ignore[misc]
+    """Gunicorn run with our options and an app factory (unknown option names are skipped)."""
+
     def __init__(self, options: dict[str, Any], factory: Callable[[], Any]) -> None:
         self._options = options
         self._factory = factory
@@ -91,7 +93,7 @@ def serve(settings: Settings, host: str = "0.0.0.0", log_format: str = "json") -
             extra={"redis_pid": embedded.pid},
         )
     try:
-        _Server(gunicorn_options(settings, host, log_format), create_app).run()
+        GunicornApp(gunicorn_options(settings, host, log_format), create_app).run()
     finally:
         # A gunicorn worker leaves run() through this frame too (its fork copied the stack):
         # only the master owns the embedded server, or one worker's exit would delete its socket.
