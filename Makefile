@@ -46,7 +46,7 @@ soak: $(VENV)/.test-installed
 
 # Load benchmarks against the real server and a bare-Flask baseline (bench/README.md).
 bench: $(VENV)/.test-installed
-	bench/run.sh
+	PYTHON=$(BIN)/python bench/run.sh $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

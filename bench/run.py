@@ -497,7 +497,7 @@ class Bench:
                     procs.TOKEN,
                     lambda body: signed_request(body, procs.SECRET),
                     per_kind,
-                    rounds=3,
+                    rounds=6,  # small blocks, so a burst of other load hits both targets
                 )
                 sizes[str(size)] = {
                     "populate": filled,
