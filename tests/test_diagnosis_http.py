@@ -575,3 +575,32 @@ def test_jwts_and_keys_never_reach_the_log(make, fake, jwt_stream, caplog):
         FAKE_API_KEY,
     ):
         assert secret not in text
+
+
+def test_diagnoses_are_bounded_per_worker_so_ingest_keeps_a_thread(make, fake):
+    """With every diagnosis slot waiting on a slow CDN, another gets 503 and ingest still 200."""
+    import threading
+
+    h = make(api=False, threads=2)  # one diagnosis slot per process
+    h.deliver("stream.started", "b-slow")
+    fake.set_cdn("pbb-slow", "hang")
+    first: dict = {}
+    worker = threading.Thread(
+        target=lambda: first.update(
+            r=h.client.get("/api/streams/b-slow/diagnosis/hls", headers=auth())
+        )
+    )
+    worker.start()
+    try:
+        deadline = time.monotonic() + 5
+        while fake.hits("/region/hls/pbb-slow", server="cdn") == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        busy = h.client.get("/api/streams/b-slow/diagnosis/hls", headers=auth())
+        assert busy.status_code == 503 and busy.headers["Retry-After"]
+        assert busy.mimetype == "application/problem+json"
+        h.deliver("stream.idle", "b-slow")  # ingest is not a diagnosis: never refused
+    finally:
+        worker.join(10)
+    assert first["r"].status_code == 200
+    again = h.client.get("/api/streams/b-slow/diagnosis/rtmp", headers=auth())
+    assert again.status_code == 200  # the slot was given back

@@ -59,6 +59,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     checks = ThreadPoolExecutor(max_workers=16, thread_name_prefix="check")
     sources = Sources(settings, store, LivepeerApi.from_settings(settings, prober), prober, calls)
     app.extensions["livepeer.diagnostician"] = Diagnostician(sources, checks)
+    # Half of a worker's request threads at most may wait on diagnosis probes.
+    app.extensions["livepeer.diagnosis_slots"] = diagnosis.init_bulkhead(settings.threads // 2)
     app.extensions["livepeer.api"] = sources.api  # None without LIVEPEER_API_KEY
     init_retention(app)
     for blueprint in (ingest.bp, api.bp, diagnosis.bp, ai.bp, health.bp, metrics_route.bp):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
+import threading
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from pydantic import ValidationError
 
 from ..diagnostics.service import Diagnostician
@@ -12,10 +14,44 @@ from ..models import Verdict as VerdictModel
 from ..openapi import Param, documented
 from .api import known_stream_id
 from .auth import require_ops_token
-from .errors import BadRequestError, NotFoundError
+from .errors import BadRequestError, NotFoundError, ServiceError
 
 bp = Blueprint("diagnosis", __name__, url_prefix="/api")
 bp.before_request(require_ops_token)
+
+
+class DiagnosesBusyError(ServiceError):
+    """Raised when this worker already runs as many diagnoses as it may: retry shortly."""
+
+    status, title, slug = 503, "Diagnoses busy", "diagnoses-busy"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this worker is already running its share of diagnoses; retry in a few seconds",
+            {"Retry-After": "5"},
+        )
+
+
+def init_bulkhead(slots: int) -> threading.BoundedSemaphore:
+    """At most `slots` diagnoses at once per process, so ingest always finds a free thread."""
+    return threading.BoundedSemaphore(max(1, slots))
+
+
+@bp.before_request
+def _take_slot() -> None:
+    # A diagnosis waits seconds on the Livepeer API and the CDN while holding a request
+    # thread; measured in bench/, 8 of them on one worker stalled its ingest for 4 s.
+    if not current_app.extensions["livepeer.diagnosis_slots"].acquire(blocking=False):
+        raise DiagnosesBusyError()
+    g.diagnosis_slot = True
+
+
+@bp.teardown_request
+def _release_slot(_error: BaseException | None) -> None:
+    if g.pop("diagnosis_slot", False):
+        current_app.extensions["livepeer.diagnosis_slots"].release()
+
+
 JWT_HEADER = "Livepeer-Jwt"
 JWT_PARAM = Param(JWT_HEADER, "header", "a viewer's playback JWT to check (never a query string)")
 
@@ -47,7 +83,7 @@ def _rtmp_request() -> RtmpCheckRequest:
     auth="ops",
     params=(JWT_PARAM,),
     response=Diagnosis,
-    errors=(404,),
+    errors=(404, 503),
 )
 def diagnose_stream(stream_id: str) -> Response:
     jwt = request.headers.get(JWT_HEADER) or None
@@ -61,7 +97,7 @@ def diagnose_stream(stream_id: str) -> Response:
     auth="ops",
     params=(JWT_PARAM,),
     response=VerdictModel,
-    errors=(404,),
+    errors=(404, 503),
 )
 def diagnose_check(stream_id: str, check: str) -> Response:
     stream_id = known_stream_id(stream_id)
@@ -84,7 +120,7 @@ def diagnose_check(stream_id: str, check: str) -> Response:
     auth="ops",
     body=RtmpCheckRequest,
     response=VerdictModel,
-    errors=(400, 404, 413),
+    errors=(400, 404, 413, 503),
 )
 def diagnose_encoder(stream_id: str) -> Response:
     body = _rtmp_request()
@@ -98,7 +134,7 @@ def diagnose_encoder(stream_id: str) -> Response:
     auth="ops",
     body=RtmpCheckRequest,
     response=VerdictModel,
-    errors=(400, 413),
+    errors=(400, 413, 503),
 )
 def diagnose_encoder_by_key() -> Response:
     body = _rtmp_request()
@@ -111,6 +147,7 @@ def diagnose_encoder_by_key() -> Response:
     "diagnosis",
     auth="ops",
     response=VerdictModel,
+    errors=(503,),
 )
 def diagnose_webhooks() -> Response:
     return _answer(_doctor().webhooks())
