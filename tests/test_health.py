@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from helpers import dead_redis_url, make_settings
 
 from webhook_service import create_app
@@ -21,15 +22,15 @@ def test_readyz_is_503_and_healthz_200_when_redis_is_down(key_prefix):
     assert response.status_code == 503 and response.mimetype == "application/problem+json"
 
 
-def test_request_id_is_honoured_or_made(client):
-    """X-Request-ID comes back as sent, or a new one is generated; junk is replaced."""
-    assert (
-        client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"]
-        == "abc-123"
-    )
-    made = client.get("/healthz").headers["X-Request-ID"]
-    assert len(made) == 32
-    assert (
-        client.get("/healthz", headers={"X-Request-ID": "bad id;x"}).headers["X-Request-ID"]
-        != "bad id;x"
-    )
+@pytest.mark.parametrize(("method", "path"), [("GET", "/healthz"), ("POST", "/webhooks/livepeer")])
+def test_request_id_is_honoured_or_made(client, method, path):
+    """X-Request-ID comes back as sent, or a new one is generated; junk is replaced. Checked on a
+    Flask route and on the ingest endpoint, which answers ahead of Flask."""
+
+    def answer_id(headers=None):
+        return client.open(path, method=method, headers=headers or {}).headers["X-Request-ID"]
+
+    assert answer_id({"X-Request-ID": "abc-123"}) == "abc-123"
+    made = answer_id()
+    assert len(made) == 32 and made != answer_id()
+    assert answer_id({"X-Request-ID": "bad id;x"}) not in ("bad id;x", "")

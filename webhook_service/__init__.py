@@ -26,9 +26,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .http.proxy import ForwardedFor
     from .livepeer_api import LivepeerApi
     from .metrics import RedisCollector, probe_observer, zero_outcomes
+    from .openapi import add_route
     from .probe import Prober
     from .receiver import Receiver
-    from .retention import init_app as init_retention
+    from .retention import Sweeper
     from .store import Store, connect
 
     settings = settings or Settings.from_env(os.environ)
@@ -43,9 +44,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     store = Store(connect(settings), settings.redis_key_prefix)
     app.extensions["livepeer.store"] = store
     app.extensions["livepeer.metrics"] = RedisCollector(store.count_active)
-    app.extensions["livepeer.receiver"] = Receiver(
-        settings.webhook_secrets, settings.tolerance_seconds, store
-    )
+    receiver = Receiver(settings.webhook_secrets, settings.tolerance_seconds, store)
+    app.extensions["livepeer.receiver"] = receiver
     observability.init_app(app)
     errors.init_app(app)
     security.init_app(app)
@@ -62,10 +62,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     # Half of a worker's request threads at most may wait on diagnosis probes.
     app.extensions["livepeer.diagnosis_slots"] = diagnosis.init_bulkhead(settings.threads // 2)
     app.extensions["livepeer.api"] = sources.api  # None without LIVEPEER_API_KEY
-    init_retention(app)
-    for blueprint in (ingest.bp, api.bp, diagnosis.bp, ai.bp, health.bp, metrics_route.bp):
+    for blueprint in (api.bp, diagnosis.bp, ai.bp, health.bp, metrics_route.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(reconcile_route.bp)
-    app.wsgi_app = ForwardedFor(app.wsgi_app, settings.forwarded_allow_ips)  # type: ignore[method-assign]
+    # The ingest route is answered ahead of Flask (see http/ingest.py), behind the proxy fix.
+    sweeper = Sweeper(store, settings.stream_retention_days)
+    endpoint = ingest.IngestEndpoint(
+        receiver, store, sweeper, settings.max_body_bytes, app.wsgi_app
+    )
+    add_route(app, observability.INGEST_ROUTE, "POST", "ingest.receive", ingest.OPERATION)
+    app.wsgi_app = ForwardedFor(endpoint, settings.forwarded_allow_ips)  # type: ignore[method-assign]
     zero_outcomes()
     return app

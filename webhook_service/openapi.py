@@ -74,14 +74,40 @@ def documented(
     return mark
 
 
+_ROUTES_EXTENSION = "openapi.wsgi_routes"
+
+
+@dataclass(frozen=True)
+class WsgiRoute:
+    """A route answered outside Flask's URL map (the ingest endpoint), described all the same."""
+
+    rule: str
+    method: str
+    endpoint: str
+    operation: Operation
+
+
+def add_route(app: Flask, rule: str, method: str, endpoint: str, operation: Operation) -> None:
+    """Describe a route that `app` serves through a WSGI app of its own, not a view."""
+    app.extensions.setdefault(_ROUTES_EXTENSION, []).append(
+        WsgiRoute(rule, method, endpoint, operation)
+    )
+
+
+def wsgi_routes(app: Flask) -> list[WsgiRoute]:
+    """The routes `add_route` described."""
+    routes: list[WsgiRoute] = app.extensions.get(_ROUTES_EXTENSION, [])
+    return routes
+
+
 class UndocumentedRouteError(Exception):
     """Raised when a route has no `@documented` metadata."""
 
 
 def _models(app: Flask) -> list[type[BaseModel]]:
     found: list[type[BaseModel]] = [Problem]
-    for view in app.view_functions.values():
-        op: Operation | None = getattr(view, "__openapi__", None)
+    views = [getattr(view, "__openapi__", None) for view in app.view_functions.values()]
+    for op in [*views, *(route.operation for route in wsgi_routes(app))]:
         for model in (op.body, op.response) if op else ():
             if isinstance(model, type) and model not in found:
                 found.append(model)
@@ -151,6 +177,10 @@ def build_spec(app: Flask, version: str = "0.1.0") -> dict[str, Any]:
             paths.setdefault(path, {})[method.lower()] = _operation(
                 op, _PATH_PARAM.findall(rule.rule), rule.endpoint
             )
+    for route in wsgi_routes(app):
+        paths.setdefault(route.rule, {})[route.method.lower()] = _operation(
+            route.operation, [], route.endpoint
+        )
     _, schemas = models_json_schema(
         [(model, "serialization") for model in _models(app)],
         ref_template="#/components/schemas/{model}",

@@ -9,13 +9,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from .metrics import STREAMS_FORGOTTEN
 from .store import StorageError, Store
-
-if TYPE_CHECKING:
-    from flask import Flask, Response
 
 logger = logging.getLogger(__name__)
 DAY_MS = 86_400_000
@@ -66,30 +62,15 @@ class Sweeper:
         return self.sweep(now_ms)
 
 
-def init_app(app: Flask) -> None:
-    """Sweep after accepted deliveries, once their answer is sent.
+def sweep_quietly(sweeper: Sweeper) -> None:
+    """Sweep if due, after an accepted delivery's answer is sent (the ingest endpoint calls it).
 
     Why there: memory grows only with accepted deliveries, so cleaning up on them keeps pace
-    with growth, needs no background thread and no Prometheus scrape; `call_on_close` runs
-    after the response is written, so Livepeer never waits for it; the throttle makes it at
-    most one bounded sweep a minute for the whole service.
+    with growth, needs no background thread and no Prometheus scrape; running after the answer
+    is written means Livepeer never waits for it; the throttle makes it at most one bounded
+    sweep a minute for the whole service. A failed sweep is retried at the next interval: it
+    must never disturb ingest.
     """
-    from flask import request
-
-    sweeper = Sweeper(
-        app.extensions["livepeer.store"], app.config["SETTINGS"].stream_retention_days
-    )
-    app.extensions["livepeer.sweeper"] = sweeper
-
-    @app.after_request
-    def schedule_sweep(response: Response) -> Response:
-        if request.endpoint == "ingest.receive" and response.status_code == 200:
-            response.call_on_close(lambda: _sweep_quietly(sweeper))
-        return response
-
-
-def _sweep_quietly(sweeper: Sweeper) -> None:
-    """A failed sweep is retried at the next interval; it must never disturb ingest."""
     try:
         sweeper.maybe_sweep(time.time_ns() // 1_000_000)
     except StorageError as error:

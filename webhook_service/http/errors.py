@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import logging
+from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, current_app, g, json, request
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from ..events import EventError, FreshnessError
@@ -12,8 +15,10 @@ from ..metrics import REDIS_ERRORS
 from ..signature import SignatureError
 from ..store import StorageError
 
+logger = logging.getLogger(__name__)
 # A URN keeps `type` a stable, dereference-free identifier (RFC 9457 allows any URI).
 PROBLEM_BASE = "urn:livepeer-webhooks:problem"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 
 class ServiceError(Exception):
@@ -83,15 +88,22 @@ class StorageUnavailableError(ServiceError):
         super().__init__(detail, {"Retry-After": "5"})
 
 
-def problem(status: int, title: str, detail: str, slug: str, headers: dict[str, str]) -> Response:
-    """An RFC 9457 problem+json response."""
+def problem_json(status: int, title: str, detail: str, slug: str) -> bytes:
+    """The body of an RFC 9457 problem+json answer."""
     body: dict[str, Any] = {
         "type": f"{PROBLEM_BASE}:{slug}",
         "title": title,
         "status": status,
         "detail": detail,
     }
-    response = Response(json.dumps(body), status, mimetype="application/problem+json")
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def problem(status: int, title: str, detail: str, slug: str, headers: dict[str, str]) -> Response:
+    """An RFC 9457 problem+json response."""
+    response = Response(
+        problem_json(status, title, detail, slug), status, mimetype=PROBLEM_MEDIA_TYPE
+    )
     response.headers.update(headers)
     return response
 
@@ -108,29 +120,41 @@ SIGNATURE_REJECTIONS = {
 }
 
 
-def _core_error(error: Exception) -> Response:
-    """Map the pure core's errors to HTTP, and note the ingest outcome for logs and metrics."""
-    mapped: ServiceError
+@dataclass(frozen=True)
+class DeliveryRejection:
+    """How the ingest route answers a delivery the core refused, and how it is counted."""
+
+    error: ServiceError
+    outcome: str  # the `outcome` label of the webhook metrics and log line
+    reason: str  # the rejection reason the `webhooks` diagnosis counts
+    event_label: str | None = None  # the event's metric label, when it was parsed
+
+
+def reject_delivery(error: SignatureError | FreshnessError | EventError) -> DeliveryRejection:
+    """Map a refusal of the pure core (signature, freshness, parsing) to its HTTP answer."""
     if isinstance(error, SignatureError):
-        g.outcome, g.reject_reason = "bad_signature", SIGNATURE_REJECTIONS[error.reason]
+        reason = SIGNATURE_REJECTIONS[error.reason]
+        return DeliveryRejection(BadSignatureError(error.detail), "bad_signature", reason)
+    if isinstance(error, FreshnessError):
+        if error.reason == "stale":
+            return DeliveryRejection(
+                StaleDeliveryError(error.detail), "stale", "stale", error.event
+            )
         mapped = BadSignatureError(error.detail)
-    elif isinstance(error, FreshnessError):
-        g.outcome, g.event_label = error.reason, error.event
-        g.reject_reason = "stale" if error.reason == "stale" else "timestamp_mismatch"
-        mapped = (
-            StaleDeliveryError(error.detail)
-            if error.reason == "stale"
-            else BadSignatureError(error.detail)
-        )
-    elif isinstance(error, EventError):
-        g.outcome = g.reject_reason = "malformed"
-        mapped = MalformedDeliveryError(str(error))
-    else:
-        g.outcome = "storage_error"
-        REDIS_ERRORS.labels(route=request.url_rule.rule if request.url_rule else "none").inc()
-        current_app.logger.warning("storage unavailable: %s", error)
-        mapped = StorageUnavailableError("storage is unavailable; retry later")
-    return _service_error(mapped)
+        return DeliveryRejection(mapped, error.reason, "timestamp_mismatch", error.event)
+    return DeliveryRejection(MalformedDeliveryError(str(error)), "malformed", "malformed")
+
+
+def storage_unavailable(error: StorageError, route: str) -> StorageUnavailableError:
+    """Count and log a Redis failure; the answer tells the client (Livepeer too) to retry."""
+    REDIS_ERRORS.labels(route=route).inc()
+    logger.warning("storage unavailable: %s", error)
+    return StorageUnavailableError("storage is unavailable; retry later")
+
+
+def _storage_error(error: StorageError) -> Response:
+    route = request.url_rule.rule if request.url_rule else "none"
+    return _service_error(storage_unavailable(error, route))
 
 
 def _http_exception(error: HTTPException) -> Response:
@@ -142,14 +166,13 @@ def _http_exception(error: HTTPException) -> Response:
 
 def _unexpected(error: Exception) -> Response:
     # Log the traceback, never show it: it could carry request data.
-    current_app.logger.exception("unhandled error", exc_info=error)
+    logger.exception("unhandled error", exc_info=error)
     return problem(500, "Internal error", "an unexpected error occurred", "internal", {})
 
 
 def init_app(app: Flask) -> None:
     """Register the problem+json handlers."""
     app.register_error_handler(ServiceError, _service_error)
-    for core_error in (SignatureError, FreshnessError, EventError, StorageError):
-        app.register_error_handler(core_error, _core_error)
+    app.register_error_handler(StorageError, _storage_error)
     app.register_error_handler(HTTPException, _http_exception)
     app.register_error_handler(Exception, _unexpected)

@@ -1,6 +1,8 @@
 """Per-request telemetry: one log line and the request metrics, with a request id.
 
-X-Request-ID is honoured when it looks like an id, else one is made; it is returned.
+X-Request-ID is honoured when it looks like an id, else one is made; it is returned. The
+Flask routes get it from the hooks below; the ingest endpoint, which runs ahead of Flask,
+calls `request_id` and `record` itself, so both write the same metrics and the same line.
 """
 
 from __future__ import annotations
@@ -9,50 +11,96 @@ import logging
 import re
 import time
 import uuid
+from dataclasses import dataclass
 
 from flask import Flask, Response, g, request
 
 from ..metrics import HTTP_DURATION, HTTP_REQUESTS, WEBHOOK_DURATION, WEBHOOKS
 
 logger = logging.getLogger("webhook_service.request")
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 INGEST_ROUTE = "/webhooks/livepeer"
+# The delivery fields of an ingest line, in the order they are logged.
+INGEST_FIELDS = ("outcome", "reject_reason", "event_id", "event_name")
+
+
+def request_id(incoming: str | None) -> str:
+    """The client's X-Request-ID when it is a plain id, else a new one."""
+    if incoming and _REQUEST_ID.fullmatch(incoming):
+        return incoming
+    return uuid.uuid4().hex
+
+
+@dataclass
+class IngestOutcome:
+    """What the log line and the webhook metrics say about one ingest request."""
+
+    outcome: str | None = None
+    reject_reason: str | None = None
+    event_id: str | None = None
+    event_name: str | None = None
+    event_label: str = "unknown"  # the bounded `event` label of livepeer_webhooks_total
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One answered request, as metrics and the log line see it."""
+
+    request_id: str
+    method: str
+    route: str  # the route pattern, not the path: bounded, and free of ids a client made up
+    path: str
+    status: int
+    elapsed: float  # seconds
+    remote_addr: str | None
+    delivery: IngestOutcome | None = None  # only on the ingest route
+
+
+def record(entry: RequestRecord) -> None:
+    """Count the request in the metrics and write its log line."""
+    HTTP_REQUESTS.labels(entry.method, entry.route, entry.status).inc()
+    HTTP_DURATION.labels(entry.route).observe(entry.elapsed)
+    fields = {
+        "request_id": entry.request_id,
+        "method": entry.method,
+        "route": entry.route,
+        "path": entry.path[:256],
+        "status": entry.status,
+        "duration_ms": round(entry.elapsed * 1000, 2),
+        "remote_addr": entry.remote_addr,
+    }
+    delivery = entry.delivery
+    if delivery is not None and delivery.outcome is not None:
+        WEBHOOKS.labels(delivery.event_label, delivery.outcome).inc()
+        WEBHOOK_DURATION.observe(entry.elapsed)
+        for key in INGEST_FIELDS:
+            value = getattr(delivery, key)
+            if value is not None:
+                fields[key] = value
+    logger.info("%s %s %s", entry.method, entry.route, entry.status, extra=fields)
 
 
 def _begin() -> None:
     g.started = time.perf_counter()
-    incoming = request.headers.get("X-Request-ID", "")
-    g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    g.request_id = request_id(request.headers.get("X-Request-ID"))
 
 
 def _finish(response: Response) -> Response:
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-    # The route pattern, not the path: bounded, and free of ids a client made up.
-    route = request.url_rule.rule if request.url_rule else "unmatched"
     response.headers["X-Request-ID"] = g.get("request_id", "")
-    HTTP_REQUESTS.labels(method=request.method, route=route, status=response.status_code).inc()
-    HTTP_DURATION.labels(route=route).observe(elapsed)
-    if route == INGEST_ROUTE and request.method == "POST":
-        WEBHOOKS.labels(event=g.get("event_label", "unknown"), outcome=g.get("outcome")).inc()
-        WEBHOOK_DURATION.observe(elapsed)
-    _log(route, response.status_code, elapsed)
+    route = request.url_rule.rule if request.url_rule else "unmatched"
+    record(
+        RequestRecord(
+            g.get("request_id", ""),
+            request.method,
+            route,
+            request.path,
+            response.status_code,
+            elapsed,
+            request.remote_addr,
+        )
+    )
     return response
-
-
-def _log(route: str, status: int, elapsed: float) -> None:
-    fields = {
-        "request_id": g.get("request_id"),
-        "method": request.method,
-        "route": route,
-        "path": request.path[:256],
-        "status": status,
-        "duration_ms": round(elapsed * 1000, 2),
-        "remote_addr": request.remote_addr,
-    }
-    for key in ("outcome", "reject_reason", "event_id", "event_name"):
-        if key in g:
-            fields[key] = g.get(key)
-    logger.info("%s %s %s", request.method, route, status, extra=fields)
 
 
 def init_app(app: Flask) -> None:

@@ -32,6 +32,12 @@ HSTS = "max-age=31536000"
 LIMITER_EXTENSION = "livepeer.auth_limiter"
 
 
+def security_headers(https: bool) -> list[tuple[str, str]]:
+    """The standard headers of every answer, for a WSGI app that builds its own."""
+    headers = [*SECURITY_HEADERS.items(), ("Cache-Control", "no-store")]
+    return [*headers, ("Strict-Transport-Security", HSTS)] if https else headers
+
+
 def add_security_headers(response: Response) -> Response:
     """`after_request`: the standard headers; HSTS only on https, which is when browsers honour it.
 
