@@ -151,3 +151,39 @@ def test_freshness_failures(header_t, now, reason, hint):
         check_freshness(delivery, header_t, now, 300)
     assert caught.value.reason == reason
     assert hint in caught.value.detail
+
+
+LONE_HALF = f'{{"id":"evt-1","event":"stream.started","timestamp":{MS},"createdAt":{MS - 10},'
+LONE_HALF += '"stream":{"id":"s","name":"cut \\ud83d"}}'  # an escaped half of a UTF-16 pair
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(LONE_HALF.encode(), id="ascii-escape"),
+        pytest.param(LONE_HALF.replace("\\ud83d", "\\uD83D").encode(), id="upper-case-escape"),
+        pytest.param(
+            LONE_HALF.replace("\\ud83d", "\ud83d\u00e9").encode("utf-8", "surrogatepass"),
+            id="utf8-encoded-half",
+        ),
+        pytest.param(
+            LONE_HALF.replace("\\ud83d", "\ud83d").encode("utf-16-le", "surrogatepass"),
+            id="utf16-body",
+        ),
+        pytest.param(LONE_HALF.encode("utf-32-be"), id="utf32-body-with-escape"),
+    ],
+)
+def test_lone_surrogates_are_replaced_however_they_are_written(data):
+    """Every way json reads a lone surrogate ends as text that has a UTF-8 form (Redis's cjson
+    and every answer need one): escapes, encoded halves, UTF-16 and UTF-32 bodies."""
+    delivery = parse_delivery(data)
+    assert delivery.stream is not None
+    name = delivery.stream["name"]
+    name.encode("utf-8")  # raises on a surrogate
+    assert name.startswith("cut ") and "?" in name
+
+
+def test_an_ascii_body_without_escapes_is_kept_as_parsed():
+    """The fast path: nothing to replace, the parsed document is used as it is."""
+    delivery = parse_delivery(raw(body(stream={"id": "s", "name": "plain"})))
+    assert delivery.stream == {"id": "s", "name": "plain"}

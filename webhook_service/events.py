@@ -124,13 +124,17 @@ def _describe(error: ValidationError) -> str:
     return f"{where}: {message}"
 
 
-def _utf8_safe(document: dict[str, Any]) -> dict[str, Any]:
+def _utf8_safe(document: dict[str, Any], body: bytes) -> dict[str, Any]:
     """The document with every lone UTF-16 surrogate (an escaped half pair) replaced by '?'.
 
     `"\\ud83d"` is valid JSON (JavaScript writes it for a string cut inside an emoji), but such
     text has no UTF-8 form: Redis's cjson refuses it (a 503 that Livepeer retries for a day) and
-    every later answer showing it would fail.
+    every later answer showing it would fail. In a body of ASCII text (what Livepeer sends; no
+    NUL, so not UTF-16 or UTF-32, which json also reads) a surrogate can only come from a `\\u`
+    escape: without one the document is returned without being encoded again.
     """
+    if body.isascii() and b"\\u" not in body and b"\x00" not in body:
+        return document
     text = json.dumps(document, ensure_ascii=False)
     try:
         text.encode("utf-8")
@@ -149,7 +153,7 @@ def parse_delivery(body: bytes) -> Delivery:
     if not isinstance(document, dict):
         raise EventError(f"the body is JSON but not an object (got {type(document).__name__})")
     try:
-        document = _utf8_safe(document)
+        document = _utf8_safe(document, body)
         envelope = DeliveryEnvelope.model_validate(document)
     except ValidationError as error:
         raise EventError(_describe(error)) from None
