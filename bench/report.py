@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+FLOOR_NAMES = {"wsgi": "floor: bare WSGI", "redis": "floor: WSGI + 1 PING"}
+
 
 def _ok(passed: bool | None) -> str:
     return "info" if passed is None else ("PASS" if passed else "MISS")
@@ -88,6 +90,7 @@ def errors(result: dict[str, Any]) -> int:
     total = 0
     if tp := parts.get("throughput"):
         total += tp["baseline"]["errors"] + tp["service"]["errors"]
+        total += sum(tp[f"floor_{k}"]["errors"] for k in tp.get("floor_ratios", {}))
     for name in ("latency",):
         for run in (parts.get(name) or {}).values():
             if isinstance(run, dict) and "errors" in run:
@@ -124,7 +127,9 @@ def render(result: dict[str, Any]) -> str:
             f"   {'':24}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
             f"{'server CPU':>12}{'Redis CPU':>11}  (us per request)",
         ]
-        for name, row in (("baseline (bare Flask)", b), ("service (ingest)", s)):
+        rows = [("baseline (bare Flask)", b), ("service (ingest)", s)]
+        rows += [(FLOOR_NAMES[k], tp[f"floor_{k}"]) for k in tp.get("floor_ratios", {})]
+        for name, row in rows:
             lines.append(
                 f"   {name:24}{row['rps']:>8.0f}{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}"
                 f"{row['errors']:>8}{row['server_cpu_us_per_req']:>12.0f}"
@@ -134,6 +139,12 @@ def render(result: dict[str, Any]) -> str:
             f"   ratio service/baseline: {tp['ratio']:.2f} req/s (target >= {tp['target_ratio']})"
             f"; CPU per request baseline/(service+Redis): {tp['cpu_ratio']:.2f}"
         )
+        if floors := tp.get("floor_ratios"):
+            lines.append(
+                "   floors/baseline: "
+                + ", ".join(f"{FLOOR_NAMES[k].split(': ')[1]} {v:.2f}" for k, v in floors.items())
+                + " (the most any ingest could reach with its one Redis round trip: see README)"
+            )
         lines.append(
             f"   wrk used {100 * s['wrk_cores']:.0f}% (service) / {100 * b['wrk_cores']:.0f}% "
             "(baseline) of one core: not the bottleneck; "

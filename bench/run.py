@@ -39,6 +39,8 @@ TARGET_RATIO = 0.8
 TARGET_P99_MS = 10.0
 TARGET_SCALE_RATIO = 1.2
 TARGET_ISOLATION = 1.5
+# Floors measured beside the baseline (bench/baseline_app.py): no framework; and one Redis PING.
+FLOORS = ("wsgi", "redis")
 REFERENCE_PREFIX = "ref"
 
 
@@ -171,9 +173,17 @@ class Bench:
         self.running.append(self.service)
         self.baseline = procs.start_baseline(self.workdir, code)
         self.running.append(self.baseline)
+        # The PING floor has a Redis of its own: its PINGs must not count as the service's work.
+        self.floor_redis = procs.Redis(self.workdir, "redis-floor").start()
+        self.running.append(self.floor_redis)
+        self.floors = {
+            floor: procs.start_baseline(self.workdir, code, floor, self.floor_redis.url)
+            for floor in FLOORS
+        }
+        self.running.extend(self.floors.values())
         workers = self.result["machine"]["workers"]
         threads = self.result["machine"]["threads"]
-        for proc in (self.service, self.baseline):
+        for proc in (self.service, self.baseline, *self.floors.values()):
             procs.wait_workers(proc, workers)
         self.connections = self.args.connections or 2 * workers * threads
         say(f"service :{self.service.port}, baseline :{self.baseline.port}, redis {self.redis.url}")
@@ -203,7 +213,10 @@ class Bench:
             seconds,
             self.connections,
             procs.worker_pids(proc),
-            meter=lambda: [proc.cpu(), self.redis.cpu()],
+            meter=lambda: [
+                proc.cpu(),
+                (self.floor_redis if proc.name.startswith("floor") else self.redis).cpu(),
+            ],
             attempts=3 if balance else 1,
         )
         result = run.result
@@ -233,7 +246,13 @@ class Bench:
         base_requests = self.factory.requests(self.baseline.port, 20_000)  # may repeat: no dedupe
         self._wrk(self.baseline, base_requests, 2, balance=False)  # warm-up
         self._wrk(self.service, self._service_requests(3000, 2), 2, balance=False)
+        floor_requests = {
+            name: self.factory.requests(proc.port, 20_000) for name, proc in self.floors.items()
+        }
+        for name, proc in self.floors.items():
+            self._wrk(proc, floor_requests[name], 2, balance=False)  # warm-up
         rounds: dict[str, list[dict[str, Any]]] = {"baseline": [], "service": []}
+        rounds |= {f"floor_{name}": [] for name in self.floors}
         before_outcomes = accepted_events(self.service.port)
         client = self.redis.client()
         redis_work.reset(client)
@@ -247,15 +266,19 @@ class Bench:
                 self.service, self._service_requests(estimate, args.duration), args.duration
             )
             rounds["service"].append(s)
-            say(f"   round {i + 1}: baseline {b['rps']:.0f} req/s, service {s['rps']:.0f} req/s")
+            for name, proc in self.floors.items():
+                rounds[f"floor_{name}"].append(self._wrk(proc, floor_requests[name], args.duration))
+            say(
+                f"   round {i + 1}: "
+                + ", ".join(f"{k} {v[-1]['rps']:.0f} req/s" for k, v in rounds.items())
+            )
         time.sleep(1.0)  # requests still in flight when wrk stopped finish their writes
         after = redis_work.snapshot(client)
         outcomes = accepted_events(self.service.port)
         delta = {k: outcomes.get(k, 0) - before_outcomes.get(k, 0) for k in outcomes}
         accepted = delta.get("accepted", 0)
         part: dict[str, Any] = {"connections": self.connections, "rounds": rounds}
-        for name in ("baseline", "service"):
-            runs = rounds[name]
+        for name, runs in rounds.items():
             part[name] = {
                 key: statistics.median(r[key] for r in runs)
                 for key in (
@@ -282,6 +305,10 @@ class Bench:
             / (part["service"]["server_cpu_us_per_req"] + part["service"]["redis_cpu_us_per_req"]),
             3,
         )
+        part["floor_ratios"] = {
+            name: round(part[f"floor_{name}"]["rps"] / part["baseline"]["rps"], 3)
+            for name in self.floors
+        }
         part["target_ratio"] = TARGET_RATIO
         self.result["parts"]["throughput"] = part
         self.result["parts"]["redis_work"] = redis_work.per_event(before, after, accepted)
