@@ -1,7 +1,7 @@
 """A/B the ingest path: the tree against modified copies or other settings, interleaved.
 
   python -m bench.compare --variant tree \
-      --variant 'hiredis=/tmp/opt/hiredis-site' \
+      --variant 'orig=/tmp/opt/orig' \
       --variant 'threads4=;GUNICORN_THREADS=4' [--rounds 4 --duration 6]
 
 A variant is `label[=PYTHONPATH][;NAME=VALUE...]`: PYTHONPATH is put in front of the service's
