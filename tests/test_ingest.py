@@ -259,3 +259,75 @@ def test_rejections_are_counted_by_reason(client, make, reason):
     assert client.post(URL, data=data, headers=headers).status_code in (400, 401)
     counts, last, _ = client.application.extensions["livepeer.store"].delivery_stats(now_ms())
     assert counts == {reason: 1} and reason in last
+
+
+def _request_line(caplog):
+    """The one `webhook_service.request` record of the request just made."""
+    lines = [r for r in caplog.records if r.name == "webhook_service.request"]
+    assert len(lines) == 1, [r.getMessage() for r in lines]
+    caplog.clear()
+    return lines[0]
+
+
+def test_each_ingest_answer_has_one_request_line_with_its_outcome(client, caplog):
+    """The endpoint answers ahead of Flask, so it writes the request line itself: one per
+    request, with the route pattern, status, request id and the delivery's outcome."""
+    caplog.set_level(logging.INFO, logger="webhook_service.request")
+    body = delivery()
+    raw, headers = signed(body)
+    cases = [
+        (raw, {**headers, "X-Request-ID": "first"}, 200, "accepted", None),
+        (raw, headers, 200, "duplicate", None),
+        (raw, signed(body, "another-secret")[1], 401, "bad_signature", "signature_mismatch"),
+        (b"x" * 1_048_577, {}, 413, "too_large", "too_large"),
+    ]
+    for data, sent, status, outcome, reason in cases:
+        assert client.post(URL, data=data, headers=sent).status_code == status
+        line = _request_line(caplog)
+        assert (line.method, line.route, line.path, line.status) == ("POST", URL, URL, status)
+        assert line.outcome == outcome and getattr(line, "reject_reason", None) == reason
+        assert line.duration_ms >= 0 and line.remote_addr == "127.0.0.1"
+        if status == 200:
+            assert (line.event_id, line.event_name) == (body["id"], body["event"])
+    assert client.get(URL).status_code == 405
+    line = _request_line(caplog)
+    assert (line.method, line.status) == ("GET", 405) and not hasattr(line, "outcome")
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"])
+def test_every_other_method_is_a_405_naming_post(client, method):
+    """Only POST is served on the ingest route; the answer says so in Allow."""
+    response = client.open(URL, method=method)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "POST"
+    if method != "HEAD":
+        assert_problem(response, 405)
+
+
+class ExplodingSink:
+    """A store stand-in that fails in a way no code path expects (a bug, not an outage)."""
+
+    def apply(self, update):
+        raise RuntimeError("bug with secret-looking data sk-should-not-leak")
+
+
+def test_an_unexpected_error_is_a_500_problem_logged_with_its_traceback(app, caplog):
+    """A bug answers 500 problem+json without details; the traceback goes to the log only,
+    and no delivery outcome is counted for it (the contract's outcomes do not include bugs)."""
+    from webhook_service.http.ingest import IngestEndpoint
+    from webhook_service.receiver import Receiver
+    from webhook_service.retention import Sweeper
+
+    settings = app.config["SETTINGS"]
+    store = app.extensions["livepeer.store"]
+    receiver = Receiver(settings.webhook_secrets, settings.tolerance_seconds, ExplodingSink())
+    sweeper = Sweeper(store, settings.stream_retention_days)
+    app.wsgi_app = IngestEndpoint(receiver, store, sweeper, settings.max_body_bytes, app.wsgi_app)
+    caplog.set_level(logging.INFO)
+    response = post_delivery(app.test_client(), delivery())
+    assert_problem(response, 500)
+    assert "sk-should-not-leak" not in response.get_data(as_text=True)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors and errors[0].exc_info is not None
+    line = [r for r in caplog.records if r.name == "webhook_service.request"][-1]
+    assert line.status == 500 and not hasattr(line, "outcome")
