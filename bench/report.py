@@ -222,6 +222,14 @@ def render(result: dict[str, Any]) -> str:
             f"   operators got {_statuses(iso['operators'])} "
             f"(median diagnosis {ops.get('median_s', 0):.1f} s)",
         ]
+        if "round_ratios" in iso:
+            rounds = iso["round_p99_ms"]
+            lines.append(
+                f"   per round p99 without {rounds['without']} / with {rounds['with']} ms: "
+                f"ratios {iso['round_ratios']}; rounds without operators differ up to "
+                f"{iso['without_spread']:.2f}x among themselves (the machine's noise); service "
+                f"CPU {iso['server_cores']['without']} / {iso['server_cores']['with']} cores"
+            )
     if log := parts.get("logging"):
         w, wo = log["with_log"], log["without_log"]
         share = log["log_cpu_us_per_req"] / max(w["server_cpu_us_per_req"], 1)

@@ -420,6 +420,19 @@ class Bench:
             }
         part["p99_ratio"] = round(part["with"]["p99_ms"] / max(part["without"]["p99_ms"], 1e-3), 2)
         part["target_ratio"] = TARGET_ISOLATION
+        # Context for reading the ratio on a shared machine: each round's pair, how far the
+        # rounds without operators differ among themselves (the noise floor of the ratio), and
+        # the service's CPU in each condition (what the operators take from ingest).
+        p99s = {name: [r["p99_ms"] for r in runs[name]] for name in runs}
+        part["round_p99_ms"] = {name: [round(x, 1) for x in v] for name, v in p99s.items()}
+        part["round_ratios"] = [
+            round(w / max(wo, 1e-3), 2) for wo, w in zip(p99s["without"], p99s["with"], strict=True)
+        ]
+        part["without_spread"] = round(max(p99s["without"]) / max(min(p99s["without"]), 1e-3), 2)
+        part["server_cores"] = {
+            name: round(statistics.median(r["server_cores"] for r in runs[name]), 2)
+            for name in runs
+        }
         self.result["parts"]["isolation"] = part
 
     # Logging cost -----------------------------------------------------------------------
