@@ -14,7 +14,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,30 @@ from redis.cluster import RedisCluster
 from webhook_service.embedded_redis import EmbeddedRedisError, find_redis_server
 
 START_TIMEOUT = 15.0
+
+
+def wait_for_ping(
+    process: subprocess.Popen[bytes],
+    make_client: Callable[[], redis.Redis],
+    timeout: float = START_TIMEOUT,
+) -> bool:
+    """True once a client from `make_client` gets an answer to PING; False if `process` exits
+    or `timeout` passes first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        client = make_client()
+        try:
+            if client.ping():
+                return True
+        except (redis.RedisError, OSError):
+            time.sleep(0.02)
+        finally:
+            client.close()
+    return False
+
+
 _PR_SET_PDEATHSIG = 1
 
 
@@ -114,19 +138,9 @@ class RedisNode:
     def _wait_ready(self) -> bool:
         """True once the server answers PING (after loading its AOF); False if it exits."""
         assert self.process is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                return False
-            client = self.client(socket_connect_timeout=0.5, socket_timeout=0.5)
-            try:
-                if client.ping():
-                    return True
-            except (redis.RedisError, OSError):
-                time.sleep(0.02)
-            finally:
-                client.close()
-        return False
+        return wait_for_ping(
+            self.process, lambda: self.client(socket_connect_timeout=0.5, socket_timeout=0.5)
+        )
 
     def log(self) -> str:
         try:

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from flask.testing import FlaskClient
 from helpers import SECRET, TOKEN, auth, delivery, free_port, post_delivery
+from redisproc import wait_for_ping
 
 from webhook_service import create_app
 from webhook_service.cli import main
@@ -114,23 +115,6 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=5)
 
 
-def _wait_until_ready(process: subprocess.Popen[bytes], server: TlsRedis) -> bool:
-    """True once the server answers PING over verified TLS; False if it exits first."""
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            return False
-        client = server.trusting_client()
-        try:
-            if client.ping():
-                return True
-        except (redis.RedisError, OSError):
-            time.sleep(0.02)
-        finally:
-            client.close()
-    return False
-
-
 def _start_tls_redis(directory: Path, password: str | None) -> Iterator[TlsRedis]:
     """Start redis-server on TLS only, yield it once it answers, stop it afterwards."""
     binary = shutil.which("redis-server")
@@ -159,7 +143,7 @@ def _start_tls_redis(directory: Path, password: str | None) -> Iterator[TlsRedis
         with log_path.open("wb") as log:
             process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         try:
-            if _wait_until_ready(process, server):
+            if wait_for_ping(process, server.trusting_client, START_TIMEOUT_SECONDS):
                 yield server
                 return
         finally:

@@ -1,11 +1,4 @@
-"""POST /webhooks/livepeer, the route Livepeer delivers to, answered ahead of Flask.
-
-The hot path: a plain WSGI app in front of the Flask app answers this one path and passes every
-other request through. Flask's request machinery (context, routing, hooks, Response objects)
-cost more CPU than verifying and storing a delivery (bench/README.md). What the Flask routes
-get from their hooks this route does itself, through the same functions: problem+json errors,
-the security headers, X-Request-ID, the request metrics and log line.
-"""
+"""POST /webhooks/livepeer, the route Livepeer delivers to: the hot path, served ahead of Flask."""
 
 from __future__ import annotations
 
@@ -111,7 +104,13 @@ def _accepted(receipt: Receipt) -> Answer:
 
 
 class IngestEndpoint:
-    """The WSGI app for the ingest route; `fallback` (the Flask app) serves every other path."""
+    """The WSGI app for the ingest route; `fallback` (the Flask app) serves every other path.
+
+    Flask's request machinery (context, routing, hooks, Response objects) cost more CPU than
+    verifying and storing a delivery (bench/README.md). What the Flask routes get from their
+    hooks this route does itself, through the same functions: problem+json errors, the
+    security headers, X-Request-ID, the request metrics and log line.
+    """
 
     def __init__(
         self,
