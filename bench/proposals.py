@@ -40,7 +40,7 @@ PROPOSALS: dict[str, list[Patch]] = {
         ),
         (
             "http/observability.py",
-            "        WEBHOOKS.labels(delivery.event_label, delivery.outcome).inc()\n"
+            "        WEBHOOKS.labels(ingest.event_label, ingest.outcome).inc()\n"
             "        WEBHOOK_DURATION.observe(entry.elapsed)\n",
             "",
         ),

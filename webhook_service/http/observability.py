@@ -53,7 +53,7 @@ class RequestRecord:
     status: int
     elapsed: float  # seconds
     remote_addr: str | None
-    delivery: IngestOutcome | None = None  # only on the ingest route
+    ingest: IngestOutcome | None = None  # only on the ingest route
 
 
 def record(entry: RequestRecord) -> None:
@@ -69,12 +69,12 @@ def record(entry: RequestRecord) -> None:
         "duration_ms": round(entry.elapsed * 1000, 2),
         "remote_addr": entry.remote_addr,
     }
-    delivery = entry.delivery
-    if delivery is not None and delivery.outcome is not None:
-        WEBHOOKS.labels(delivery.event_label, delivery.outcome).inc()
+    ingest = entry.ingest
+    if ingest is not None and ingest.outcome is not None:
+        WEBHOOKS.labels(ingest.event_label, ingest.outcome).inc()
         WEBHOOK_DURATION.observe(entry.elapsed)
         for key in INGEST_FIELDS:
-            value = getattr(delivery, key)
+            value = getattr(ingest, key)
             if value is not None:
                 fields[key] = value
     logger.info("%s %s %s", entry.method, entry.route, entry.status, extra=fields)

@@ -30,12 +30,13 @@ SECURITY_HEADERS = {
 # One year, without includeSubDomains: other hosts of the operator's domain are not ours to pin.
 HSTS = "max-age=31536000"
 LIMITER_EXTENSION = "livepeer.auth_limiter"
+_HTTP_HEADERS = (*SECURITY_HEADERS.items(), ("Cache-Control", "no-store"))
+_HTTPS_HEADERS = (*_HTTP_HEADERS, ("Strict-Transport-Security", HSTS))
 
 
-def security_headers(https: bool) -> list[tuple[str, str]]:
+def security_headers(https: bool) -> tuple[tuple[str, str], ...]:
     """The standard headers of every answer, for a WSGI app that builds its own."""
-    headers = [*SECURITY_HEADERS.items(), ("Cache-Control", "no-store")]
-    return [*headers, ("Strict-Transport-Security", HSTS)] if https else headers
+    return _HTTPS_HEADERS if https else _HTTP_HEADERS
 
 
 def add_security_headers(response: Response) -> Response:
