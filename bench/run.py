@@ -68,7 +68,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--rate", type=float, help="moderate ingest load in req/s (default: half the baseline's)"
     )
-    parser.add_argument("--isolation-rounds", type=int, help="rounds of part 5 (2; quick 1)")
+    parser.add_argument("--isolation-rounds", type=int, help="rounds of part 5 (5; quick 1)")
     parser.add_argument(
         "--code-path",
         help="PYTHONPATH for the service and baseline processes: measure a modified copy of\n"
@@ -83,7 +83,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.rounds = args.rounds or (1 if args.quick else 3)
     args.duration = args.duration or (4.0 if args.quick else 8.0)
     args.latency_seconds = args.latency_seconds or (5.0 if args.quick else 10.0)
-    args.isolation_rounds = args.isolation_rounds or (1 if args.quick else 3)
+    args.isolation_rounds = args.isolation_rounds or (1 if args.quick else 5)
     default_sizes = "1000,5000" if args.quick else "1000,10000,100000"
     args.sizes = [int(x) for x in (args.sizes or default_sizes).split(",")]
     args.skip = {x.strip() for x in args.skip.split(",") if x.strip()}
