@@ -517,7 +517,7 @@ class Bench:
         _populate_parallel(self.redis.url, ref_ids, 0, REFERENCE_PREFIX)
         ids: list[str] = []
         sizes: dict[str, Any] = {}
-        per_kind = 150 if args.quick else 300
+        per_kind = 150 if args.quick else 600
         try:
             procs.wait_workers(reference, self.result["machine"]["workers"])
             for size in args.sizes:
@@ -537,7 +537,7 @@ class Bench:
                     procs.TOKEN,
                     lambda body: signed_request(body, procs.SECRET),
                     per_kind,
-                    rounds=6,  # small blocks, so a burst of other load hits both targets
+                    rounds=24,  # small blocks, so a burst of other load hits both targets
                 )
                 sizes[str(size)] = {
                     "populate": filled,
