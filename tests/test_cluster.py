@@ -115,8 +115,6 @@ def test_dead_cluster_master_means_503_then_retries_heal(
     own_cluster: Cluster, serve_on: Callable[..., Server]
 ) -> None:
     """A dead master (or all of them) makes ingest 503, not 500; after restarts, retries apply."""
-    # One worker, serving once start() returns: a worker still booting while no node answers
-    # would fail to boot (it loads the slot map) and take gunicorn down; see the README.
     server = serve_on(own_cluster, "lpc", WEB_CONCURRENCY="1")
     client = own_cluster.client()
     global_node = client.get_node_from_key("lpc:{~global}:streams").port
@@ -151,3 +149,29 @@ def test_dead_cluster_master_means_503_then_retries_heal(
     assert sorted(e["id"] for e in timeline) == sorted(e.event_id for e in events)
     listed = get_json(server, "/api/events?limit=200")["events"]
     assert sorted(e["id"] for e in listed) == sorted(e.event_id for e in events)
+
+
+def test_workers_boot_while_no_cluster_node_answers(
+    own_cluster: Cluster, serve_on: Callable[..., Server]
+) -> None:
+    """With every master down, `serve` still starts both workers (no slot map to load yet):
+    /healthz answers, /readyz and ingest are 503; once the nodes are back, deliveries apply."""
+    for node in own_cluster.nodes:
+        node.kill(signal.SIGKILL)
+    server = serve_on(own_cluster, "lpboot", WEB_CONCURRENCY="2")
+    assert request(server.port, "GET", "/healthz")[0] == 200
+    assert request(server.port, "GET", "/readyz")[0] == 503
+    now = time.time_ns() // 1_000_000
+    event = started_event("boot-1", now)
+    started = time.monotonic()
+    assert deliver(server.port, event) == UNAVAILABLE
+    assert time.monotonic() - started < 5
+
+    for node in own_cluster.nodes:
+        node.start(attempts=1)
+    own_cluster.wait_ok()
+    assert deliver_until_acknowledged(server.port, event) in ACKNOWLEDGED
+    assert get_json(server, "/api/streams/boot-1")["state"] == "active"
+    client = own_cluster.client()
+    delete_prefix(client, "lpboot")
+    client.close()

@@ -33,7 +33,10 @@ Keys of one stream share a hash tag, so one Lua script applies an event on a Red
 from __future__ import annotations
 
 import json
+import logging
 import ssl
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,6 +45,7 @@ from typing import Any, Literal
 import redis
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
+from redis.commands.core import Script
 from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 
@@ -56,6 +60,7 @@ from .store_scripts import (
 )
 from .stream_update import StreamUpdate
 
+logger = logging.getLogger(__name__)
 # Livepeer retries for ~24 h and operators may resend from its log later still.
 CLAIM_TTL_SECONDS = 3 * 24 * 3600
 TIMELINE_MAX = 100
@@ -84,7 +89,67 @@ class ApplyResult:
     duplicate: bool
 
 
-def connect(settings: Settings) -> redis.Redis | RedisCluster:
+class _Utf8:
+    @staticmethod
+    def encode(value: str) -> bytes:
+        return value.encode("utf-8")
+
+
+class ClusterOnDemand:
+    """A RedisCluster client made when a node first answers, so a worker boots without one.
+
+    RedisCluster loads the slot map when it is made and raises if no node answers; raised in a
+    gunicorn worker's boot, that halts the whole server. Until a node answers, every call
+    raises RedisClusterException (a 503, as in any outage); one attempt a second is made, so
+    requests in between fail at once instead of each waiting for the connect timeout.
+    """
+
+    RETRY_SECONDS = 1.0
+
+    def __init__(self, url: str, options: dict[str, Any]) -> None:
+        self._url = url
+        self._options = options
+        self._client: RedisCluster | None = None
+        self._lock = threading.Lock()
+        self._failed_at = float("-inf")
+        try:
+            self._connected()
+        except (RedisClusterException, redis.RedisError, OSError) as error:
+            logger.warning(
+                "no Redis Cluster node answers yet (%s): retrying on each request",
+                type(error).__name__,
+            )
+
+    def _connected(self) -> RedisCluster:
+        client = self._client
+        if client is not None:
+            return client
+        with self._lock:
+            if self._client is None:
+                if time.monotonic() - self._failed_at < self.RETRY_SECONDS:
+                    raise RedisClusterException("no Redis Cluster node answered a moment ago")
+                try:
+                    self._client = RedisCluster.from_url(self._url, **self._options)
+                except Exception:
+                    self._failed_at = time.monotonic()
+                    raise
+            return self._client
+
+    def register_script(self, script: str) -> Script:
+        """A script whose SHA is known before any node answers (it is hashed here)."""
+        return Script(self, script)  # type: ignore[arg-type]
+
+    def get_encoder(self) -> Any:
+        """What Script hashes its text with: the client's encoder, or before there is a
+        client, RedisCluster's default (UTF-8)."""
+        client: Any = self._client
+        return client.get_encoder() if client is not None else _Utf8()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._connected(), name)
+
+
+def connect(settings: Settings) -> redis.Redis | ClusterOnDemand:
     """Build a Redis client from settings: short timeouts, one retry on a dropped connection."""
     if settings.redis_url is None:
         raise StorageError("no REDIS_URL: start the service with `livepeer-webhooks serve`")
@@ -100,7 +165,7 @@ def connect(settings: Settings) -> redis.Redis | RedisCluster:
         options["ssl_cert_reqs"] = settings.redis_ssl_cert_reqs
     if settings.redis_cluster:
         options.pop("health_check_interval")
-        return RedisCluster.from_url(settings.redis_url, **options)
+        return ClusterOnDemand(settings.redis_url, options)
     return redis.Redis.from_url(settings.redis_url, **options)
 
 
@@ -135,11 +200,13 @@ def _certificate_rejected(error: BaseException) -> bool:
 class Store:
     """Stream state, timelines and indexes in Redis, behind the key layout in the module doc."""
 
-    def __init__(self, client: redis.Redis | RedisCluster, prefix: str = "lp") -> None:
+    def __init__(
+        self, client: redis.Redis | RedisCluster | ClusterOnDemand, prefix: str = "lp"
+    ) -> None:
         # Any: redis-py's return types are unions over decode_responses and cluster mode.
         self._client: Any = client
         self._prefix = prefix
-        self._cluster = isinstance(client, RedisCluster)
+        self._cluster = isinstance(client, RedisCluster | ClusterOnDemand)
         self._apply_stream = client.register_script(APPLY_STREAM_EVENT)
         self._index_stream = client.register_script(INDEX_STREAM_EVENT)
         self._apply_global = client.register_script(APPLY_GLOBAL_EVENT)
