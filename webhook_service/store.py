@@ -116,7 +116,7 @@ class ClusterOnDemand:
             self._connected()
         except (RedisClusterException, redis.RedisError, OSError) as error:
             logger.warning(
-                "no Redis Cluster node answers yet (%s): retrying on each request",
+                "no Redis Cluster node answers yet (%s): trying on use, at most once a second",
                 type(error).__name__,
             )
 
