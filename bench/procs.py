@@ -21,6 +21,7 @@ from pathlib import Path
 
 import redis
 
+from webhook_service.config import ENV_NAMES
 from webhook_service.embedded_redis import find_redis_server
 
 BIN = Path(sys.executable).parent
@@ -34,28 +35,19 @@ TOKEN = f"bench-token-{uuid.uuid4().hex}"
 # Service settings from the caller's environment never leak in, except the two the Procfile
 # reads for sizing (WEB_CONCURRENCY, GUNICORN_THREADS): those are passed through, so a run
 # measures the deployment's worker settings.
-_SERVICE_ENV_PREFIXES = ("LIVEPEER_", "REDIS_", "OPS_", "WEBHOOK_", "GUNICORN_", "PROBE_")
 _SERVICE_ENV_NAMES = {
-    "PORT",
-    "WEB_CONCURRENCY",
+    *ENV_NAMES,
     "LOG_FORMAT",
-    "FORWARDED_ALLOW_IPS",
-    "METRICS_TOKEN",
-    "PUBLIC_URL",
     "PROMETHEUS_MULTIPROC_DIR",
     "PYTHONPATH",
+    "GUNICORN_CMD_ARGS",
 }
 SIZING_VARS = ("WEB_CONCURRENCY", "GUNICORN_THREADS")
 
 
 def clean_env(**values: str) -> dict[str, str]:
     """os.environ without service settings (sizing kept), plus `values`."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if (not k.startswith(_SERVICE_ENV_PREFIXES) and k not in _SERVICE_ENV_NAMES)
-        or k in SIZING_VARS
-    }
+    env = {k: v for k, v in os.environ.items() if k not in _SERVICE_ENV_NAMES or k in SIZING_VARS}
     env.update(values)
     return env
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webhook_service.config import ConfigError, Secret, Settings
+from webhook_service.config import ENV_NAMES, ConfigError, Secret, Settings
 
 BASE = {"LIVEPEER_WEBHOOK_SECRET": "s1, s2 ,", "OPS_API_TOKEN": "t1"}
 
@@ -64,3 +64,28 @@ def test_settings_repr_hides_secrets():
     for secret in ("s1", "s2", "t1", "api-key-x", "mt-y"):
         assert f"'{secret}'" not in text and secret not in text.replace("Secret", "")
     assert Secret("a") == Secret("a") and Secret("a") != Secret("b")
+
+
+class ReadRecorder(dict):
+    """An environment that notes every name looked up in it."""
+
+    def __init__(self, values):
+        super().__init__(values)
+        self.read = set()
+
+    def get(self, name, default=None):
+        self.read.add(name)
+        return super().get(name, default)
+
+    def __getitem__(self, name):
+        self.read.add(name)
+        return super().__getitem__(name)
+
+
+def test_env_names_are_exactly_what_settings_read():
+    """config.ENV_NAMES (which test and bench harnesses keep out of the servers they start)
+    lists every variable from_env reads, and nothing else."""
+    env = ReadRecorder({"LIVEPEER_WEBHOOK_SECRET": "s", "OPS_API_TOKEN": "t"})
+    Settings.from_env(env)
+    assert env.read == set(ENV_NAMES)
+    assert len(ENV_NAMES) == len(set(ENV_NAMES))

@@ -25,6 +25,7 @@ import pytest
 import redis
 from helpers import delivery, free_port, signed
 
+from webhook_service.config import ENV_NAMES
 from webhook_service.embedded_redis import EmbeddedRedisError, find_redis_server
 
 pytestmark = pytest.mark.e2e
@@ -41,30 +42,12 @@ SECRET = f"e2e-secret-{uuid.uuid4().hex}"
 TOKEN = f"e2e-token-{uuid.uuid4().hex}"
 
 # Variables the service reads; the outer environment must not leak any of them into a test.
-_SERVICE_ENV_PREFIXES = ("LIVEPEER_", "REDIS_", "OPS_", "WEBHOOK_", "GUNICORN_")
-_SERVICE_ENV_NAMES = {
-    "PORT",
-    "WEB_CONCURRENCY",
-    "LOG_FORMAT",
-    "FORWARDED_ALLOW_IPS",
-    "METRICS_TOKEN",
-    "PUBLIC_URL",
-    "HLS_FIRST_SEGMENT_SECONDS",
-    "RECORDING_READY_TIMEOUT_SECONDS",
-    "RTMP_INGEST_HOSTS",
-    "PROBE_ALLOWED_HOSTS",
-    "STREAM_RETENTION_DAYS",
-    "GUNICORN_CMD_ARGS",
-}
+_SERVICE_ENV_NAMES = {*ENV_NAMES, "LOG_FORMAT", "PROMETHEUS_MULTIPROC_DIR", "GUNICORN_CMD_ARGS"}
 
 
 def clean_env(**values: str) -> dict[str, str]:
     """os.environ without any service setting, plus `values`."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(_SERVICE_ENV_PREFIXES) and k not in _SERVICE_ENV_NAMES
-    }
+    env = {k: v for k, v in os.environ.items() if k not in _SERVICE_ENV_NAMES}
     env.update(values)
     return env
 

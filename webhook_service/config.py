@@ -132,6 +132,39 @@ def _key_prefix(env: Mapping[str, str]) -> str:
     return raw
 
 
+# Every variable Settings.from_env reads (a test holds the two together), so harnesses that
+# must keep the caller's settings out of a server they start need not keep a copy.
+ENV_NAMES = (
+    "LIVEPEER_WEBHOOK_SECRET",
+    "OPS_API_TOKEN",
+    "REDIS_URL",
+    "REDIS_CLUSTER",
+    "REDIS_SSL_CERT_REQS",
+    "REDIS_KEY_PREFIX",
+    "REDIS_TIMEOUT_SECONDS",
+    "WEBHOOK_TOLERANCE_SECONDS",
+    "WEBHOOK_MAX_BODY_BYTES",
+    "LIVEPEER_API_KEY",
+    "LIVEPEER_API_URL",
+    "LIVEPEER_PLAYBACK_URL",
+    "PUBLIC_URL",
+    "HLS_FIRST_SEGMENT_SECONDS",
+    "RECORDING_READY_TIMEOUT_SECONDS",
+    "WEBHOOK_SILENT_SECONDS",
+    "RTMP_INGEST_HOSTS",
+    "PROBE_ALLOWED_HOSTS",
+    "STREAM_RETENTION_DAYS",
+    "PROBE_TIMEOUT_SECONDS",
+    "METRICS_TOKEN",
+    "FORWARDED_ALLOW_IPS",
+    "AUTH_FAILURE_LIMIT",
+    "AUTH_FAILURE_WINDOW_SECONDS",
+    "PORT",
+    "WEB_CONCURRENCY",
+    "GUNICORN_THREADS",
+)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service reads from its environment, validated."""

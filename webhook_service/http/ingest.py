@@ -34,6 +34,7 @@ from .security import security_headers
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "Livepeer-Signature"
+_SIGNATURE_ENVIRON = "HTTP_" + SIGNATURE_HEADER.upper().replace("-", "_")  # WSGI's name for it
 OPERATION = Operation(
     "Receive a Livepeer webhook delivery",
     "ingest",
@@ -158,7 +159,7 @@ class IngestEndpoint:
         try:
             body = read_body(environ, self._max_body)
             now_ms = time.time_ns() // 1_000_000
-            receipt = self._receiver.receive(body, environ.get("HTTP_LIVEPEER_SIGNATURE"), now_ms)
+            receipt = self._receiver.receive(body, environ.get(_SIGNATURE_ENVIRON), now_ms)
         except (PayloadTooLargeError, BodyUnreadableError) as error:
             reason = "too_large" if isinstance(error, PayloadTooLargeError) else "malformed"
             outcome.outcome = outcome.reject_reason = reason
