@@ -52,6 +52,7 @@ from redis.retry import Retry
 from .config import Settings
 from .pagination import Cursor
 from .store_scripts import (
+    APPLY_AND_INDEX_STREAM_EVENT,
     APPLY_GLOBAL_EVENT,
     APPLY_STREAM_EVENT,
     FORGET_STREAM,
@@ -207,8 +208,9 @@ class Store:
         self._client: Any = client
         self._prefix = prefix
         self._cluster = isinstance(client, RedisCluster | ClusterOnDemand)
-        self._apply_stream = client.register_script(APPLY_STREAM_EVENT)
-        self._index_stream = client.register_script(INDEX_STREAM_EVENT)
+        self._apply_and_index = client.register_script(APPLY_AND_INDEX_STREAM_EVENT)
+        self._apply_stream = client.register_script(APPLY_STREAM_EVENT)  # cluster
+        self._index_stream = client.register_script(INDEX_STREAM_EVENT)  # cluster
         self._apply_global = client.register_script(APPLY_GLOBAL_EVENT)
         self._forget_stream = client.register_script(FORGET_STREAM)
         self._forget_index = client.register_script(FORGET_STREAM_INDEX)
@@ -273,6 +275,8 @@ class Store:
             update.session_id or "",
             update.session_json or "",
             SESSIONS_MAX,
+            GLOBAL_EVENTS_MAX,
+            sid,
         ]
         for field, value in update.fields.items():
             args.extend((field, value))
@@ -288,14 +292,10 @@ class Store:
         ]
 
     def _apply_single(self, update: StreamUpdate) -> ApplyResult:
-        """One round trip: both scripts pipelined; the index step reads the stream hash."""
+        """One round trip: a single script applies the event to its stream and the indexes."""
         keys, args = self._stream_args(update)
-        index_keys = [*self._global_index_keys(), keys[0]]
-        index_args = [*self._global_args(update), update.stream_id, "", "", ""]
-        results = self._run_pipelined(
-            (self._apply_stream, keys, args), (self._index_stream, index_keys, index_args)
-        )
-        return ApplyResult(duplicate=bool(results[0][0]))
+        answer = self._apply_and_index(keys=[*keys, *self._global_index_keys()], args=args)
+        return ApplyResult(duplicate=bool(answer[0]))
 
     def _run_pipelined(self, *calls: tuple[Any, list[str], list[Any]]) -> list[Any]:
         """EVALSHA the scripts in one pipeline; load them and retry once if Redis lost them.

@@ -4,100 +4,112 @@ Numbers that go back into Redis are always the ARGV strings, never Lua numbers: 
 write a millisecond time such as 1764086400000 as "1.7640864e+12".
 """
 
-# Applies one event to its stream, all or nothing, in the stream's hash slot.
-# KEYS[1] stream hash   KEYS[2] timeline zset (event id by createdAt)
-# KEYS[3] events hash (event id -> record JSON)   KEYS[4] claim key of this event id (expires)
-# KEYS[5] sessions hash (session id -> session JSON)
-# ARGV[1] event id   ARGV[2] event name   ARGV[3] createdAt ms   ARGV[4] received ms
-# ARGV[5] record JSON   ARGV[6] claim TTL s   ARGV[7] timeline max entries
-# ARGV[8] state the event sets: "active", "idle" or ""
-# ARGV[9] session id or ""   ARGV[10] session JSON or ""   ARGV[11] sessions max
-# ARGV[12..] field, value pairs of stream attributes (JSON-encoded values)
-# Returns {duplicate 0|1, stream version, state, last_event_at}: what the index step needs on a
-# cluster, where it cannot read the stream hash itself.
-APPLY_STREAM_EVENT = """
-local function current(duplicate, version)
-  local h = redis.call('HMGET', KEYS[1], 'state', 'last_event_at')
-  return {duplicate, version, h[1] or 'idle', h[2] or '0'}
-end
-local eid, created = ARGV[1], tonumber(ARGV[3])
-if redis.call('EXISTS', KEYS[4]) == 1 or redis.call('HEXISTS', KEYS[3], eid) == 1 then
-  return current(1, tonumber(redis.call('HGET', KEYS[1], 'version') or '0'))
-end
-redis.call('SET', KEYS[4], '1', 'EX', ARGV[6])
-
-redis.call('ZADD', KEYS[2], ARGV[3], eid)
-redis.call('HSET', KEYS[3], eid, ARGV[5])
-local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[7])
-if excess > 0 then
-  local oldest = redis.call('ZRANGE', KEYS[2], 0, excess - 1)
-  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, excess - 1)
-  redis.call('HDEL', KEYS[3], unpack(oldest))
-end
-
-local cur = redis.call('HMGET', KEYS[1], 'last_event_at', 'last_event_id', 'state_at',
-  'fields_at', 'last_received_at')
-local last_at, state_at, fields_at = tonumber(cur[1]), tonumber(cur[3]), tonumber(cur[4])
--- Ties on createdAt are broken by event id so the outcome does not depend on arrival order.
-if not last_at or created > last_at or (created == last_at and eid > cur[2]) then
-  redis.call('HSET', KEYS[1], 'last_event', ARGV[2], 'last_event_at', ARGV[3],
-    'last_event_id', eid)
-end
-local state = ARGV[8]
-if state ~= '' then
-  -- For equal createdAt, idle wins: a stream is live only if no idle follows the start.
-  if not state_at or created > state_at or (created == state_at and state == 'idle') then
-    redis.call('HSET', KEYS[1], 'state', state, 'state_at', ARGV[3])
+# The stream step: applies one event to its stream, all or nothing, in the stream's hash slot.
+# Reads the stream hash once and writes it once (every redis.call costs Redis CPU on the hot
+# path: bench/README.md). K and A are the script's KEYS and ARGV:
+# K[1] stream hash   K[2] timeline zset (event id by createdAt)
+# K[3] events hash (event id -> record JSON)   K[4] claim key of this event id (expires)
+# K[5] sessions hash (session id -> session JSON)
+# A[1] event id   A[2] event name   A[3] createdAt ms   A[4] received ms   A[5] record JSON
+# A[6] claim TTL s   A[7] timeline max entries   A[8] state the event sets: "active", "idle"
+# or ""   A[9] session id or ""   A[10] session JSON or ""   A[11] sessions max
+# A[12] global events max   A[13] stream id   A[14..] field, value pairs of stream attributes
+# (JSON-encoded values)
+# Returns {duplicate 0|1, stream version, state, last_event_at}: what the index step needs.
+_STREAM_STEP = """
+local function apply_stream(K, A)
+  local eid, created = A[1], tonumber(A[3])
+  local h = redis.call('HMGET', K[1], 'state', 'last_event_at', 'last_event_id', 'state_at',
+    'fields_at', 'last_received_at', 'last_started_at', 'last_idle_at', 'first_received_at',
+    'version')
+  local version, state, last_at = tonumber(h[10]) or 0, h[1] or 'idle', h[2] or '0'
+  -- SET NX answers false when the claim exists. An event older than its claim's TTL is still
+  -- known while it is in the timeline.
+  if not redis.call('SET', K[4], '1', 'NX', 'EX', A[6])
+    or redis.call('HEXISTS', K[3], eid) == 1 then
+    return {1, version, state, last_at}
   end
-  local mark = state == 'active' and 'last_started_at' or 'last_idle_at'
-  local seen = tonumber(redis.call('HGET', KEYS[1], mark))
-  if not seen or created > seen then redis.call('HSET', KEYS[1], mark, ARGV[3]) end
-end
-if #ARGV > 11 and (not fields_at or created >= fields_at) then
-  local pairs_ = {}
-  for i = 12, #ARGV do pairs_[#pairs_ + 1] = ARGV[i] end
-  redis.call('HSET', KEYS[1], 'fields_at', ARGV[3], unpack(pairs_))
-end
-redis.call('HSETNX', KEYS[1], 'first_received_at', ARGV[4])
-if not tonumber(cur[5]) or tonumber(ARGV[4]) > tonumber(cur[5]) then
-  redis.call('HSET', KEYS[1], 'last_received_at', ARGV[4])
-end
 
-if ARGV[9] ~= '' then
-  local incoming = cjson.decode(ARGV[10])
-  local stored = redis.call('HGET', KEYS[5], ARGV[9])
-  local merged = incoming
-  if stored then
-    merged = cjson.decode(stored)
-    local newer = created >= (tonumber(merged['updated_at']) or 0)
-    for k, v in pairs(incoming) do
-      if newer or merged[k] == nil then merged[k] = v end
+  redis.call('ZADD', K[2], A[3], eid)
+  redis.call('HSET', K[3], eid, A[5])
+  local excess = redis.call('ZCARD', K[2]) - tonumber(A[7])
+  if excess > 0 then
+    local oldest = redis.call('ZRANGE', K[2], 0, excess - 1)
+    redis.call('ZREMRANGEBYRANK', K[2], 0, excess - 1)
+    redis.call('HDEL', K[3], unpack(oldest))
+  end
+
+  local set = {}  -- field, value pairs: one HSET at the end
+  local function put(field, value) set[#set + 1] = field; set[#set + 1] = value end
+  local previous_at = tonumber(h[2])
+  -- Ties on createdAt are broken by event id so the outcome does not depend on arrival order.
+  if not previous_at or created > previous_at or (created == previous_at and eid > h[3]) then
+    put('last_event', A[2]); put('last_event_at', A[3]); put('last_event_id', eid)
+    last_at = A[3]
+  end
+  local new_state = A[8]
+  if new_state ~= '' then
+    local state_at = tonumber(h[4])
+    -- For equal createdAt, idle wins: a stream is live only if no idle follows the start.
+    if not state_at or created > state_at or (created == state_at and new_state == 'idle') then
+      put('state', new_state); put('state_at', A[3])
+      state = new_state
+    end
+    local mark, seen = 'last_idle_at', tonumber(h[8])
+    if new_state == 'active' then mark, seen = 'last_started_at', tonumber(h[7]) end
+    if not seen or created > seen then put(mark, A[3]) end
+  end
+  local fields_at = tonumber(h[5])
+  if #A > 13 and (not fields_at or created >= fields_at) then
+    put('fields_at', A[3])
+    for i = 14, #A do set[#set + 1] = A[i] end
+  end
+  if not h[9] then put('first_received_at', A[4]) end
+  if not tonumber(h[6]) or tonumber(A[4]) > tonumber(h[6]) then
+    put('last_received_at', A[4])
+  end
+  -- %d, not tostring: a version is an integer count, never written in exponent form.
+  version = version + 1
+  put('version', string.format('%d', version))
+  redis.call('HSET', K[1], unpack(set))
+
+  if A[9] ~= '' then
+    local incoming = cjson.decode(A[10])
+    local stored = redis.call('HGET', K[5], A[9])
+    local merged = incoming
+    if stored then
+      merged = cjson.decode(stored)
+      local newer = created >= (tonumber(merged['updated_at']) or 0)
+      for k, v in pairs(incoming) do
+        if newer or merged[k] == nil then merged[k] = v end
+      end
+    end
+    if created >= (tonumber(merged['updated_at']) or 0) then merged['updated_at'] = created end
+    redis.call('HSET', K[5], A[9], cjson.encode(merged))
+    if redis.call('HLEN', K[5]) > tonumber(A[11]) then
+      local all = redis.call('HGETALL', K[5])
+      local oldest, oldest_at = nil, nil
+      for i = 1, #all, 2 do
+        local s = cjson.decode(all[i + 1])
+        local at = tonumber(s['created_at']) or tonumber(s['updated_at']) or 0
+        if not oldest_at or at < oldest_at then oldest, oldest_at = all[i], at end
+      end
+      redis.call('HDEL', K[5], oldest)
     end
   end
-  if created >= (tonumber(merged['updated_at']) or 0) then merged['updated_at'] = created end
-  redis.call('HSET', KEYS[5], ARGV[9], cjson.encode(merged))
-  if redis.call('HLEN', KEYS[5]) > tonumber(ARGV[11]) then
-    local all = redis.call('HGETALL', KEYS[5])
-    local oldest, oldest_at = nil, nil
-    for i = 1, #all, 2 do
-      local s = cjson.decode(all[i + 1])
-      local at = tonumber(s['created_at']) or tonumber(s['updated_at']) or 0
-      if not oldest_at or at < oldest_at then oldest, oldest_at = all[i], at end
-    end
-    redis.call('HDEL', KEYS[5], oldest)
-  end
+  return {0, version, state, last_at}
 end
-return current(0, redis.call('HINCRBY', KEYS[1], 'version', 1))
 """
 
-# Appends an event to the global timeline, idempotently, trimming the oldest past the bound,
-# and notes when a delivery was last accepted (duplicates count: they arrived and verified).
-# Shared by the two global scripts below; uses ARGV[1..4] and the keys passed to it.
-_GLOBAL_HELPERS = """
-local function append_event(zkey, hkey)
-  if redis.call('ZADD', zkey, 'NX', ARGV[2], ARGV[1]) == 1 then
-    redis.call('HSET', hkey, ARGV[1], ARGV[3])
-    local excess = redis.call('ZCARD', zkey) - tonumber(ARGV[4])
+# The global steps, idempotent: appending an event to the global timeline (trimming the oldest
+# past the bound), noting when a delivery was last accepted (duplicates count: they arrived and
+# verified), and moving a stream's index entries. Index entries move only forward in the
+# stream's version, so two steps racing each other (cluster) cannot leave an older state.
+_GLOBAL_STEPS = """
+local function append_event(zkey, hkey, eid, created, record, max)
+  if redis.call('ZADD', zkey, 'NX', created, eid) == 1 then
+    redis.call('HSET', hkey, eid, record)
+    local excess = redis.call('ZCARD', zkey) - tonumber(max)
     if excess > 0 then
       local oldest = redis.call('ZRANGE', zkey, 0, excess - 1)
       redis.call('ZREMRANGEBYRANK', zkey, 0, excess - 1)
@@ -111,40 +123,58 @@ local function note_accepted(times_key, received)
     redis.call('HSET', times_key, 'accepted', received)
   end
 end
+local function index_stream(streams, active, idle, versions, sid, version, state, last_at)
+  local indexed = tonumber(redis.call('HGET', versions, sid))
+  if indexed and tonumber(version) < indexed then return 0 end
+  redis.call('HSET', versions, sid, version)
+  redis.call('ZADD', streams, last_at, sid)
+  if state == 'active' then
+    redis.call('ZADD', active, last_at, sid)
+    redis.call('ZREM', idle, sid)
+  else
+    redis.call('ZADD', idle, last_at, sid)
+    redis.call('ZREM', active, sid)
+  end
+  return 1
+end
 """
 
-# Updates the global indexes after a stream event; idempotent, so it also runs for duplicates
-# and heals a crash between the two steps on Livepeer's retry. Stream index entries move only
-# forward in the stream's version, so two steps racing each other cannot leave an older state.
-# KEYS[1] streams zset (by last_event_at)  KEYS[2] active zset  KEYS[3] idle zset
-# KEYS[4] versions hash (stream id -> version indexed)  KEYS[5] events zset  KEYS[6] events hash
-# KEYS[7] delivery-times hash
-# KEYS[8] (single Redis only) the stream hash: read the state from it instead of ARGV[6..8]
+# Single Redis: the stream step and the global steps in one script, one EVALSHA per event.
+# The global steps also run for a duplicate: it heals an index that an older two-step apply
+# (or a crash of one) left behind, on Livepeer's retry.
+# KEYS[1..5] and ARGV: the stream step's (above).
+# KEYS[6] streams zset (by last_event_at)  KEYS[7] active zset  KEYS[8] idle zset
+# KEYS[9] versions hash (stream id -> version indexed)  KEYS[10] events zset
+# KEYS[11] events hash  KEYS[12] delivery-times hash
+# Returns the stream step's answer.
+APPLY_AND_INDEX_STREAM_EVENT = (
+    _STREAM_STEP
+    + _GLOBAL_STEPS
+    + """
+local answer = apply_stream(KEYS, ARGV)
+append_event(KEYS[10], KEYS[11], ARGV[1], ARGV[3], ARGV[5], ARGV[12])
+note_accepted(KEYS[12], ARGV[4])
+index_stream(KEYS[6], KEYS[7], KEYS[8], KEYS[9], ARGV[13], string.format('%d', answer[2]),
+  answer[3], answer[4])
+return answer
+"""
+)
+
+# Redis Cluster, round trip 1 of 2 (the stream's slot): the stream step alone.
+APPLY_STREAM_EVENT = _STREAM_STEP + "\nreturn apply_stream(KEYS, ARGV)\n"
+
+# Redis Cluster, round trip 2 of 2 (the global slot), with what the stream step answered;
+# also run for duplicates (it heals a crash between the two round trips on Livepeer's retry).
+# KEYS[1] streams zset  KEYS[2] active zset  KEYS[3] idle zset  KEYS[4] versions hash
+# KEYS[5] events zset  KEYS[6] events hash  KEYS[7] delivery-times hash
 # ARGV[1] event id  ARGV[2] createdAt ms  ARGV[3] record JSON  ARGV[4] events max
 # ARGV[5] received ms  ARGV[6] stream id  ARGV[7] version  ARGV[8] state  ARGV[9] last_event_at
 INDEX_STREAM_EVENT = (
-    _GLOBAL_HELPERS
+    _GLOBAL_STEPS
     + """
-append_event(KEYS[5], KEYS[6])
+append_event(KEYS[5], KEYS[6], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 note_accepted(KEYS[7], ARGV[5])
-local sid, version, state, last_at = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
-if KEYS[8] then
-  local h = redis.call('HMGET', KEYS[8], 'version', 'state', 'last_event_at')
-  if not h[1] then return 0 end
-  version, state, last_at = h[1], h[2] or 'idle', h[3]
-end
-local indexed = tonumber(redis.call('HGET', KEYS[4], sid))
-if indexed and tonumber(version) < indexed then return 0 end
-redis.call('HSET', KEYS[4], sid, version)
-redis.call('ZADD', KEYS[1], last_at, sid)
-if state == 'active' then
-  redis.call('ZADD', KEYS[2], last_at, sid)
-  redis.call('ZREM', KEYS[3], sid)
-else
-  redis.call('ZADD', KEYS[3], last_at, sid)
-  redis.call('ZREM', KEYS[2], sid)
-end
-return 1
+return index_stream(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
 """
 )
 
@@ -156,14 +186,14 @@ return 1
 # ARGV[5] received ms  ARGV[6] claim TTL s  ARGV[7] event name  ARGV[8] marker TTL s
 # Returns 1 when the event was already applied, else 0.
 APPLY_GLOBAL_EVENT = (
-    _GLOBAL_HELPERS
+    _GLOBAL_STEPS
     + """
 note_accepted(KEYS[4], ARGV[5])
-if redis.call('EXISTS', KEYS[3]) == 1 or redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then
+if not redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[6])
+  or redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then
   return 1
 end
-redis.call('SET', KEYS[3], '1', 'EX', ARGV[6])
-append_event(KEYS[1], KEYS[2])
+append_event(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 if KEYS[5] then redis.call('SET', KEYS[5], ARGV[7], 'EX', ARGV[8]) end
 return 0
 """
