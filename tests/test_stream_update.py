@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from webhook_service.events import MAX_STORED_PAYLOAD_BYTES, parse_delivery
 from webhook_service.stream_update import build_update
 
@@ -123,3 +125,30 @@ def test_record_holds_ids_and_small_payloads_only():
     big_record = json.loads(big.record_json)
     assert big_record["payload_truncated"] is True and "payload" not in big_record
     assert big_record["asset_id"] == "a"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"session": {"id": "ses", "name": "caf\u00e9 \U0001f3a5", "n": [1, 2.5, None, True]}},
+        {"asset": {"id": "a", "nested": {"deep": {"x": '"quoted" \\ back'}}}},
+        {},
+    ],
+    ids=["unicode", "nested-escapes", "empty"],
+)
+def test_record_json_is_one_valid_document_with_the_payload_last(payload):
+    """The spliced record parses back to the fields and the payload, in the stored order."""
+    update = update_for({"event": "asset.updated", "payload": payload})
+    record = json.loads(update.record_json)
+    assert list(record)[:6] == [
+        "id",
+        "event",
+        "created_at",
+        "received_at",
+        "stream_id",
+        "session_id",
+    ]
+    if payload:
+        assert list(record)[-1] == "payload" and record["payload"] == payload
+    else:
+        assert "payload" not in record

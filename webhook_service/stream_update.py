@@ -119,8 +119,10 @@ def _subject_ids(payload: dict[str, Any]) -> dict[str, str]:
     return ids
 
 
-def event_record(delivery: Delivery, received_at_ms: int) -> dict[str, Any]:
-    """The timeline entry for a delivery: identity, times, and the payload when it is small."""
+def record_json(delivery: Delivery, received_at_ms: int) -> str:
+    """The timeline entry for a delivery, as stored: identity, times, and the payload when it
+    is small. The payload is encoded once (its size decides whether it is kept) and spliced in.
+    """
     record: dict[str, Any] = {
         "id": delivery.id,
         "event": delivery.event,
@@ -129,14 +131,16 @@ def event_record(delivery: Delivery, received_at_ms: int) -> dict[str, Any]:
         "stream_id": delivery.stream_id,
         "session_id": delivery.session_id,
     }
+    payload_json = None
     if delivery.payload:
         record.update(_subject_ids(delivery.payload))
         encoded = json.dumps(delivery.payload, separators=(",", ":"))
         if len(encoded) <= MAX_STORED_PAYLOAD_BYTES:
-            record["payload"] = delivery.payload
+            payload_json = encoded
         else:
             record["payload_truncated"] = True
-    return record
+    head = json.dumps(record, separators=(",", ":"))
+    return head if payload_json is None else f'{head[:-1]},"payload":{payload_json}}}'
 
 
 def build_update(delivery: Delivery, received_at_ms: int) -> StreamUpdate:
@@ -151,7 +155,7 @@ def build_update(delivery: Delivery, received_at_ms: int) -> StreamUpdate:
         created_at_ms=delivery.created_at_ms,
         received_at_ms=received_at_ms,
         stream_id=delivery.stream_id,
-        record_json=json.dumps(event_record(delivery, received_at_ms), separators=(",", ":")),
+        record_json=record_json(delivery, received_at_ms),
         state=STATE_EVENTS.get(delivery.event),
         fields=_stream_fields(delivery.stream),
         session_id=delivery.session_id if session else None,
