@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import math
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
 # LogRecord attributes that are not worth a field in every line.
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# One encoder for every line: json.dumps builds a new one per call when given `default`.
+_encode = json.JSONEncoder(default=str).encode
+
+
+@functools.lru_cache(maxsize=4)
+def _utc_second(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def utc_millis(created: float) -> str:
+    """`created` as ISO 8601 in UTC to the millisecond (truncated), e.g.
+    2026-11-25T23:58:59.123+00:00. A request log line is written for every request, and
+    consecutive lines share their second: only the milliseconds are formatted anew."""
+    fraction, whole = math.modf(created)  # rounded to the microsecond as datetime does
+    seconds, micros = int(whole), round(fraction * 1_000_000)
+    if micros == 1_000_000:
+        seconds, micros = seconds + 1, 0
+    return f"{_utc_second(seconds)}.{micros // 1000:03d}+00:00"
 
 
 class JsonFormatter(logging.Formatter):
@@ -17,19 +37,17 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(
-                timespec="milliseconds"
-            ),
+            "time": utc_millis(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
         }
         for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
+            if key not in _STANDARD and key[:1] != "_":
                 line[key] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        return _encode(line)
 
 
 class TextFormatter(logging.Formatter):
@@ -41,9 +59,7 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
         extras = [
-            f"{k}={v}"
-            for k, v in vars(record).items()
-            if k not in _STANDARD and not k.startswith("_")
+            f"{k}={v}" for k, v in vars(record).items() if k not in _STANDARD and k[:1] != "_"
         ]
         return f"{text} {' '.join(extras)}" if extras else text
 
