@@ -9,7 +9,8 @@ it directly with signed deliveries, one at a time, on a real Redis. It reports t
 time per request (`time.process_time`, so waiting on Redis is excluded), alternating variants in
 short bursts (several processes per variant, in random order each round); the estimate is
 the median of the per-round differences to the first variant, so the machine's drift cancels.
-A variant is `label[=PYTHONPATH]`, as in bench/compare.py; gunicorn-level changes (such as the
+A variant is `label[=PYTHONPATH]`, as in bench/compare.py (`baseline`: the bare-Flask app of
+the server-level baseline, for scale); gunicorn-level changes (such as the
 server's logger class) need bench/compare.py instead.
 """
 
@@ -33,16 +34,21 @@ from typing import Any
 from . import procs
 
 
-def _worker() -> None:
-    """Serve `run N` commands on stdin: N ingest requests, answer one JSON line of costs."""
+def _worker(label: str) -> None:
+    """Serve `run N` commands on stdin: N ingest requests, answer one JSON line of costs.
+
+    The label `baseline` calls the bare-Flask app of bench/baseline_app.py instead of the
+    service: the same requests, for the in-app price of the baseline's whole request.
+    """
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bench-cost-metrics-")
     from webhook_service import create_app
     from webhook_service.logs import configure_logging
 
+    from .baseline_app import create_baseline_app
     from .deliveries import DeliveryFactory
 
     configure_logging("json")
-    app = create_app()
+    app = create_baseline_app() if label == "baseline" else create_app()
     import gc
 
     gc_time = [0.0, 0.0]  # total seconds in collections, start of the current one
@@ -123,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        _worker()
+        _worker(args.variant[0])
         return 0
     workdir = Path(tempfile.mkdtemp(prefix="livepeer-app-cost-"))
     redis = procs.Redis(workdir).start()

@@ -235,7 +235,7 @@ class Store:
 
     # Writes ------------------------------------------------------------------------------
     def apply(self, update: StreamUpdate) -> ApplyResult:
-        """Apply an event: stream part atomically, then the idempotent global index step."""
+        """Apply an event to its stream and the indexes (one script on a single Redis)."""
         with _redis_errors():
             if update.stream_id is None:
                 keys = [
