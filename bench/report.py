@@ -145,6 +145,11 @@ def render(result: dict[str, Any]) -> str:
                 + ", ".join(f"{FLOOR_NAMES[k].split(': ')[1]} {v:.2f}" for k, v in floors.items())
                 + " (the most any ingest could reach with its one Redis round trip: see README)"
             )
+        if ping_floor := tp.get("floor_redis"):
+            lines.append(
+                f"   service / WSGI + 1 PING: {s['rps'] / ping_floor['rps']:.2f} req/s "
+                "(against the fastest ingest that keeps the contract's one round trip)"
+            )
         lines.append(
             f"   wrk used {100 * s['wrk_cores']:.0f}% (service) / {100 * b['wrk_cores']:.0f}% "
             "(baseline) of one core: not the bottleneck; "
