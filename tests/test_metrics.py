@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from helpers import auth, dead_redis_url, delivery, make_settings, post_delivery, signed
 
 from webhook_service import create_app
@@ -84,3 +85,26 @@ def test_http_requests_are_counted_by_route_pattern(client):
     text = scrape(client)
     assert 'route="/api/streams/<stream_id>"' in text
     assert "some-id-123" not in text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "route", "label"),
+    [
+        ("FOOBAR", "/webhooks/livepeer", "405", "/webhooks/livepeer", "other"),
+        ("QWERTY1", "/api/streams", "405", "unmatched", "other"),
+        ("M-SEARCH", "/api/streams", "405", "unmatched", "other"),
+        ("ZZZ-ABC", "/nowhere", "404", "unmatched", "other"),
+        ("PATCH", "/webhooks/livepeer", "405", "/webhooks/livepeer", "PATCH"),
+        ("DELETE", "/api/streams", "405", "unmatched", "DELETE"),
+    ],
+)
+def test_made_up_methods_add_no_series(client, method, path, status, route, label):
+    """Any token a client sends as the method is counted under "other", not as its own label."""
+    before = scrape(client)
+    assert str(client.open(path, method=method).status_code) == status
+    text = scrape(client)
+    if label == "other":
+        assert f'method="{method}"' not in text
+    labels = {"method": label, "route": route, "status": status}
+    counted = sample(text, "livepeer_http_requests_total", **labels)
+    assert counted == sample(before, "livepeer_http_requests_total", **labels) + 1

@@ -22,6 +22,11 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 INGEST_ROUTE = "/webhooks/livepeer"
 # The delivery fields of an ingest line, in the order they are logged.
 INGEST_FIELDS = ("outcome", "reject_reason", "event_id", "event_name")
+# The `method` label's values: any other token a client sends counts as "other", or every
+# made-up method would add a series to /metrics (gunicorn passes any token to the app).
+HTTP_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
 
 
 def request_id(incoming: str | None) -> str:
@@ -58,7 +63,8 @@ class RequestRecord:
 
 def record(entry: RequestRecord) -> None:
     """Count the request in the metrics and write its log line."""
-    HTTP_REQUESTS.labels(entry.method, entry.route, entry.status).inc()
+    method = entry.method if entry.method in HTTP_METHODS else "other"
+    HTTP_REQUESTS.labels(method, entry.route, entry.status).inc()
     HTTP_DURATION.labels(entry.route).observe(entry.elapsed)
     fields = {
         "request_id": entry.request_id,
