@@ -214,6 +214,18 @@ class Store:
         self._apply_global = client.register_script(APPLY_GLOBAL_EVENT)
         self._forget_stream = client.register_script(FORGET_STREAM)
         self._forget_index = client.register_script(FORGET_STREAM_INDEX)
+        self._index_keys = [
+            self.global_key(part)
+            for part in (
+                "streams",
+                "streams:active",
+                "streams:idle",
+                "versions",
+                "events",
+                "event-data",
+                "delivery-times",
+            )
+        ]
 
     # Keys --------------------------------------------------------------------------------
     def stream_key(self, stream_id: str, part: str) -> str:
@@ -223,15 +235,9 @@ class Store:
         return f"{self._prefix}:{{~global}}:{part}"
 
     def _global_index_keys(self) -> list[str]:
-        return [
-            self.global_key("streams"),
-            self.global_key("streams:active"),
-            self.global_key("streams:idle"),
-            self.global_key("versions"),
-            self.global_key("events"),
-            self.global_key("event-data"),
-            self.global_key("delivery-times"),
-        ]
+        """The keys of the global index step, in its KEYS order (made once: every event
+        passes them)."""
+        return self._index_keys
 
     # Writes ------------------------------------------------------------------------------
     def apply(self, update: StreamUpdate) -> ApplyResult:
