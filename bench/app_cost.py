@@ -42,7 +42,7 @@ def _worker(label: str) -> None:
     """
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bench-cost-metrics-")
     from webhook_service import create_app
-    from webhook_service.logs import configure_logging
+    from webhook_service.telemetry.logs import configure_logging
 
     from .baseline_app import create_baseline_app
     from .deliveries import DeliveryFactory

@@ -25,11 +25,11 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
+from webhook_service.cli.server import GunicornApp, gunicorn_options
 from webhook_service.config import Settings
 from webhook_service.http.proxy import WSGIApp
-from webhook_service.logs import configure_logging
-from webhook_service.server import GunicornApp, gunicorn_options
 from webhook_service.store import connect
+from webhook_service.telemetry.logs import configure_logging
 
 
 def create_baseline_app() -> Flask:

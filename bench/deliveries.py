@@ -15,7 +15,7 @@ import time
 import uuid
 from pathlib import Path
 
-from webhook_service.sample_events import build_delivery, signed_request
+from webhook_service.ingest.samples import build_delivery, signed_request
 
 INGEST_PATH = "/webhooks/livepeer"
 CYCLE = ("stream.started", "stream.idle", "recording.waiting", "recording.ready")

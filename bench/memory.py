@@ -14,10 +14,10 @@ from typing import Any
 import redis
 
 from webhook_service.config import DEFAULT_KEY_PREFIX
-from webhook_service.events import MAX_STORED_PAYLOAD_BYTES, parse_delivery
-from webhook_service.sample_events import build_delivery, encode
+from webhook_service.ingest.events import MAX_STORED_PAYLOAD_BYTES, parse_delivery
+from webhook_service.ingest.samples import build_delivery, encode
+from webhook_service.ingest.stream_update import build_update
 from webhook_service.store import CLAIM_TTL_SECONDS, SESSIONS_MAX, TIMELINE_MAX, Store
-from webhook_service.stream_update import build_update
 
 from .deliveries import now_ms
 from .redis_work import stream_memory

@@ -22,7 +22,7 @@ from pathlib import Path
 import redis
 
 from webhook_service.config import ENV_NAMES
-from webhook_service.embedded_redis import find_redis_server
+from webhook_service.store.embedded import find_redis_server
 
 BIN = Path(sys.executable).parent
 SERVE_ARGV = [str(BIN / "livepeer-webhooks"), "serve"]

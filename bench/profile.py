@@ -21,7 +21,7 @@ from pathlib import Path
 CONTAINERS: tuple[tuple[str, str], ...] = (
     (
         "request log line (logging + JSON formatter)",
-        r"^_log \(webhook_service/http/observ|\(logging/",
+        r"^_log \(webhook_service/telemetry/requests|\(logging/",
     ),
     ("prometheus metrics", r"\(prometheus_client/"),
     ("Redis client (redis-py, sockets)", r"\(redis/"),

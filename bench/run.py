@@ -29,7 +29,7 @@ from typing import Any
 import redis
 
 from webhook_service.config import DEFAULT_KEY_PREFIX, Settings
-from webhook_service.sample_events import build_delivery, signed_request
+from webhook_service.ingest.samples import build_delivery, signed_request
 
 from . import loadgen, memory, procs, profile, redis_work, report, scale
 from .deliveries import DeliveryFactory, now_ms, raw_request

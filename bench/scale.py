@@ -23,10 +23,10 @@ from typing import Any
 import redis
 
 from webhook_service.config import DEFAULT_KEY_PREFIX
-from webhook_service.events import parse_delivery
-from webhook_service.sample_events import build_delivery, encode
+from webhook_service.ingest.events import parse_delivery
+from webhook_service.ingest.samples import build_delivery, encode
+from webhook_service.ingest.stream_update import build_update
 from webhook_service.store import Store
-from webhook_service.stream_update import build_update
 
 from .deliveries import INGEST_PATH, now_ms
 from .loadgen import percentile

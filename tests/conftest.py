@@ -14,7 +14,7 @@ from redisproc import Cluster, cluster_fixture
 
 from webhook_service import create_app
 from webhook_service.config import Settings
-from webhook_service.embedded_redis import EmbeddedRedis
+from webhook_service.store.embedded import EmbeddedRedis
 
 
 def _answers(url: str) -> bool:

@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 from webhook_service.config import Secret, Settings
-from webhook_service.signature import format_header
+from webhook_service.ingest.signature import format_header
 
 SECRET = "whsec-test-3f1d"
 OTHER_SECRET = "whsec-rotated-9a7b"

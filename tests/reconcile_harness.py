@@ -13,10 +13,10 @@ from helpers import SECRET, TOKEN, LiveApp, auth, delivery, make_settings, now_m
 
 from webhook_service import create_app
 from webhook_service.config import Secret
-from webhook_service.livepeer_api import LivepeerApi
-from webhook_service.models import iso_from_ms
-from webhook_service.probe import Prober
-from webhook_service.reconciler import Reconciler
+from webhook_service.http.schemas import iso_from_ms
+from webhook_service.livepeer.api import LivepeerApi
+from webhook_service.livepeer.probe import Prober
+from webhook_service.reconcile.runner import Reconciler
 
 PUBLIC_URL = "https://93.184.216.34/webhooks/livepeer"  # a literal public IP: no DNS needed
 HOOK = "wh-ours"

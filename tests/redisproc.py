@@ -22,7 +22,7 @@ import redis
 from helpers import free_port
 from redis.cluster import RedisCluster
 
-from webhook_service.embedded_redis import EmbeddedRedisError, find_redis_server
+from webhook_service.store.embedded import EmbeddedRedisError, find_redis_server
 
 START_TIMEOUT = 15.0
 

@@ -12,11 +12,11 @@ from click.testing import CliRunner
 from fake_ai_gateway import REQUIRED, FakeAiGateway, png_size, wav_frames
 from helpers import free_port
 
-from webhook_service.ai_gateway import Timing
-from webhook_service.ai_requests import minimal_request, tiny_png, tiny_wav
+from webhook_service.ai.gateway import Timing
+from webhook_service.ai.payloads import minimal_request, tiny_png, tiny_wav
+from webhook_service.ai.retry import COLD_MODEL_DELAYS
 from webhook_service.cli import main
 from webhook_service.diagnostics.ai import MULTIPART_PIPELINES, PIPELINES, WARM_MODELS
-from webhook_service.retry import COLD_MODEL_DELAYS
 
 T2I_WARM = WARM_MODELS["text-to-image"]
 STEP = re.compile(r"^\[(\d)/3\] (.+?)\s+(PASS|FAIL|SKIP)\s+(\d+\.\d\d) s  (.*)$", re.M)

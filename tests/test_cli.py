@@ -11,7 +11,7 @@ from fake_livepeer import FakeLivepeer
 from helpers import SECRET, TOKEN, LiveApp, auth, dead_redis_url
 
 from webhook_service.cli import main
-from webhook_service.signature import format_header
+from webhook_service.ingest.signature import format_header
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "livepeer-signature.json").read_text())
 

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from webhook_service.diagnostics.facts import HlsFacts, HttpResult
+from webhook_service.diagnostics.facts import HlsFacts
 from webhook_service.diagnostics.hls import diagnose_hls
+from webhook_service.livepeer.facts import HttpResult
 
 NOW_MS = 1_764_086_400_000
 URL = "https://fra-prod-catalyst-0.lp-playback.studio/hls/video+pb1/index.m3u8"

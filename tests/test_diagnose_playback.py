@@ -13,8 +13,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from webhook_service.diagnostics.facts import ApiWebhook, PlaybackFacts, SigningKey
+from webhook_service.diagnostics.facts import PlaybackFacts
 from webhook_service.diagnostics.playback import diagnose_playback
+from webhook_service.livepeer.facts import ApiWebhook, SigningKey
 
 NOW_MS = 1_764_086_400_000
 NOW = NOW_MS // 1000

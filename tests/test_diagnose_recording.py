@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from webhook_service.diagnostics.facts import ApiSession, RecordingFacts, TimelineFacts
+from webhook_service.diagnostics.facts import RecordingFacts, TimelineFacts
 from webhook_service.diagnostics.recording import diagnose_recording
+from webhook_service.livepeer.facts import ApiSession
 
 NOW = 1_700_000_000_000
 TIMEOUT = 900

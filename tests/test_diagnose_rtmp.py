@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from webhook_service.diagnostics.facts import ApiStream, LocalStream, RtmpFacts
+from webhook_service.diagnostics.facts import LocalStream, RtmpFacts
 from webhook_service.diagnostics.rtmp import check_ingest_url, diagnose_rtmp, redact_ingest_url
+from webhook_service.livepeer.facts import ApiStream
 
 KEY = "4f2a-secret-stream-key-9c1e"
 HOSTS = ("rtmp.livepeer.com",)

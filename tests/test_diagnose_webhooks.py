@@ -8,13 +8,9 @@ from typing import Any
 
 import pytest
 
-from webhook_service.diagnostics.facts import (
-    ApiWebhook,
-    RejectionStats,
-    WebhookLogEntry,
-    WebhooksFacts,
-)
+from webhook_service.diagnostics.facts import RejectionStats, WebhooksFacts
 from webhook_service.diagnostics.webhooks import diagnose_webhooks, normalise_url
+from webhook_service.livepeer.facts import ApiWebhook, WebhookLogEntry
 
 NOW = 1_700_000_000_000
 HOUR = 3_600_000

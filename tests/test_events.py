@@ -6,7 +6,12 @@ import json
 
 import pytest
 
-from webhook_service.events import EventError, FreshnessError, check_freshness, parse_delivery
+from webhook_service.ingest.events import (
+    EventError,
+    FreshnessError,
+    check_freshness,
+    parse_delivery,
+)
 
 MS = 1_764_086_400_000
 

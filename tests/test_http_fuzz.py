@@ -29,7 +29,7 @@ from test_server import SECRET as SERVER_SECRET
 from test_server import TOKEN, Server, request, server_env
 
 from webhook_service import create_app
-from webhook_service.signature import format_header
+from webhook_service.ingest.signature import format_header
 
 INGEST = "/webhooks/livepeer"
 MIN_MS, MAX_MS = 100_000_000_000, 253_402_300_800_000  # events.EpochMs: [min, max)

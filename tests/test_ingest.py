@@ -315,8 +315,8 @@ def test_an_unexpected_error_is_a_500_problem_logged_with_its_traceback(app, cap
     """A bug answers 500 problem+json without details; the traceback goes to the log only,
     and no delivery outcome is counted for it (the contract's outcomes do not include bugs)."""
     from webhook_service.http.ingest import IngestEndpoint
-    from webhook_service.receiver import Receiver
-    from webhook_service.retention import Sweeper
+    from webhook_service.ingest.receiver import Receiver
+    from webhook_service.store.retention import Sweeper
 
     settings = app.config["SETTINGS"]
     store = app.extensions["livepeer.store"]

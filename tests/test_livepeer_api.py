@@ -12,9 +12,9 @@ from fake_livepeer import FAKE_API_KEY
 from helpers import make_settings
 
 from webhook_service.config import Secret
-from webhook_service.diagnostics.facts import ApiSession, ApiWebhook, SigningKey
-from webhook_service.livepeer_api import SHAPE_ERROR, LivepeerApi
-from webhook_service.probe import Prober
+from webhook_service.livepeer.api import SHAPE_ERROR, LivepeerApi
+from webhook_service.livepeer.facts import ApiSession, ApiWebhook, SigningKey
+from webhook_service.livepeer.probe import Prober
 
 STREAM_KEY = "ab12-cd34-ef56-gh78"
 

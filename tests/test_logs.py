@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from webhook_service.logs import JsonFormatter, utc_millis
+from webhook_service.telemetry.logs import JsonFormatter, utc_millis
 
 EDGES = [
     1_764_086_400.0,  # a whole second

@@ -10,7 +10,7 @@ from openapi_spec_validator import validate
 from schemathesis.checks import positive_data_acceptance
 
 from webhook_service import create_app
-from webhook_service.openapi import UndocumentedRouteError, build_spec
+from webhook_service.telemetry.openapi import UndocumentedRouteError, build_spec
 
 
 def test_spec_is_valid_openapi_31(client):

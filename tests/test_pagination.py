@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webhook_service.pagination import Cursor, CursorError, parse_limit
+from webhook_service.store.cursor import Cursor, CursorError, parse_limit
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import pytest
 from fake_livepeer import HitCounter
 from helpers import make_settings
 
-from webhook_service.probe import Prober
+from webhook_service.livepeer.probe import Prober
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import string
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from webhook_service import signature
-from webhook_service.events import (
+from webhook_service.ingest import signature
+from webhook_service.ingest.events import (
     KNOWN_EVENTS,
     TOKEN_PATTERN,
     Delivery,
@@ -18,8 +18,8 @@ from webhook_service.events import (
     check_freshness,
     parse_delivery,
 )
-from webhook_service.scrub import SECRET_KEYS
-from webhook_service.signature import MAX_SIGNATURES, SignatureError
+from webhook_service.ingest.scrub import SECRET_KEYS
+from webhook_service.ingest.signature import MAX_SIGNATURES, SignatureError
 
 # Bounded and without a deadline: CI machines differ in speed, the property does not.
 PROPERTY = settings(

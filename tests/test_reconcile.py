@@ -15,10 +15,10 @@ from reconcile_harness import HOOK, MINUTE, FakeClock, Outage
 
 from webhook_service import create_app
 from webhook_service.config import Secret
-from webhook_service.diagnostics.facts import WebhookLogEntry
-from webhook_service.models import iso_from_ms
-from webhook_service.reconcile import Candidate, failed_candidates, parse_since, plan, since_ms
-from webhook_service.reconciler import Limits
+from webhook_service.http.schemas import iso_from_ms
+from webhook_service.livepeer.facts import WebhookLogEntry
+from webhook_service.reconcile.plan import Candidate, failed_candidates, parse_since, plan, since_ms
+from webhook_service.reconcile.runner import Limits
 
 NOW = 1_764_086_400_000
 

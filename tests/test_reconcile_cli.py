@@ -14,7 +14,7 @@ from helpers import auth, delivery, now_ms, post_delivery
 from reconcile_harness import HOOK, Outage
 
 from webhook_service.cli import main
-from webhook_service.retention import DAY_MS
+from webhook_service.store.retention import DAY_MS
 
 
 @pytest.fixture

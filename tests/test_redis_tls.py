@@ -34,10 +34,10 @@ from redisproc import wait_for_ping
 from webhook_service import create_app
 from webhook_service.cli import main
 from webhook_service.config import Settings
-from webhook_service.events import parse_delivery
-from webhook_service.logs import JsonFormatter
+from webhook_service.ingest.events import parse_delivery
+from webhook_service.ingest.stream_update import build_update
 from webhook_service.store import StorageError, Store, connect
-from webhook_service.stream_update import build_update
+from webhook_service.telemetry.logs import JsonFormatter
 
 PASSWORD = "heroku-pw-Zq8xT3vL"
 WRONG_PASSWORD = "wrong-pw-Kd5nR2sW"

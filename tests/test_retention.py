@@ -18,10 +18,10 @@ from prometheus_client import REGISTRY
 from redis.cluster import RedisCluster
 
 from webhook_service import create_app
-from webhook_service.events import parse_delivery
-from webhook_service.retention import DAY_MS, Sweeper
+from webhook_service.ingest.events import parse_delivery
+from webhook_service.ingest.stream_update import build_update
 from webhook_service.store import Store, connect
-from webhook_service.stream_update import build_update
+from webhook_service.store.retention import DAY_MS, Sweeper
 
 T0 = 1_764_086_400_000
 PARTS = ("stream", "timeline", "events", "sessions")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webhook_service.retry import (
+from webhook_service.ai.retry import (
     COLD_MODEL_DELAYS,
     StatusError,
     backoff_delays,

@@ -25,11 +25,12 @@ from helpers import (
     signed,
 )
 
-from webhook_service import create_app, signature
+from webhook_service import create_app
 from webhook_service.config import ConfigError, Secret, Settings
 from webhook_service.http import auth as auth_module
 from webhook_service.http.security import HSTS, SECURITY_HEADERS, client_bucket
-from webhook_service.openapi import build_spec
+from webhook_service.ingest import signature
+from webhook_service.telemetry.openapi import build_spec
 
 INGEST = "/webhooks/livepeer"
 LIMIT = 3

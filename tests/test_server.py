@@ -26,7 +26,7 @@ import redis
 from helpers import delivery, free_port, signed
 
 from webhook_service.config import ENV_NAMES
-from webhook_service.embedded_redis import EmbeddedRedisError, find_redis_server
+from webhook_service.store.embedded import EmbeddedRedisError, find_redis_server
 
 pytestmark = pytest.mark.e2e
 

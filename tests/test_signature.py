@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from webhook_service import events, signature
-from webhook_service.signature import SignatureError
+from webhook_service.ingest import events, signature
+from webhook_service.ingest.signature import SignatureError
 
 VECTORS_PATH = Path(__file__).resolve().parents[1] / ".." / "shared" / "vectors"
 VECTORS_FILE = VECTORS_PATH / "livepeer-signature.json"

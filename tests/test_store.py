@@ -18,8 +18,8 @@ import redis
 from helpers import dead_redis_url, make_settings
 from redis.cluster import RedisCluster
 
-from webhook_service.events import parse_delivery
-from webhook_service.pagination import Cursor
+from webhook_service.ingest.events import parse_delivery
+from webhook_service.ingest.stream_update import build_update
 from webhook_service.store import (
     GLOBAL_EVENTS_MAX,
     SESSIONS_MAX,
@@ -28,7 +28,7 @@ from webhook_service.store import (
     Store,
     connect,
 )
-from webhook_service.stream_update import build_update
+from webhook_service.store.cursor import Cursor
 
 T0 = 1_764_086_400_000
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from webhook_service.events import MAX_STORED_PAYLOAD_BYTES, parse_delivery
-from webhook_service.stream_update import build_update
+from webhook_service.ingest.events import MAX_STORED_PAYLOAD_BYTES, parse_delivery
+from webhook_service.ingest.stream_update import build_update
 
 MS = 1_764_086_400_000
 

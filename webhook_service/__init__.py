@@ -6,7 +6,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from .config import Settings
+from webhook_service.config import Settings
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -18,19 +18,20 @@ def create_app(settings: Settings | None = None) -> Flask:
     # sets PROMETHEUS_MULTIPROC_DIR, and prometheus_client picks its storage when first imported.
     from flask import Flask
 
-    from .diagnostics.gather import Sources
-    from .diagnostics.service import Diagnostician
-    from .http import ai, api, diagnosis, errors, health, ingest, observability, security
-    from .http import metrics as metrics_route
-    from .http import reconcile as reconcile_route
-    from .http.proxy import ForwardedFor
-    from .livepeer_api import LivepeerApi
-    from .metrics import RedisCollector, probe_observer, zero_outcomes
-    from .openapi import add_route
-    from .probe import Prober
-    from .receiver import Receiver
-    from .retention import Sweeper
-    from .store import Store, connect
+    from webhook_service.diagnostics.gather import Sources
+    from webhook_service.diagnostics.service import Diagnostician
+    from webhook_service.http import ai, api, diagnosis, errors, health, ingest, security
+    from webhook_service.http import metrics as metrics_route
+    from webhook_service.http import reconcile as reconcile_route
+    from webhook_service.http.proxy import ForwardedFor
+    from webhook_service.ingest.receiver import Receiver
+    from webhook_service.livepeer.api import LivepeerApi
+    from webhook_service.livepeer.probe import Prober
+    from webhook_service.store import Store, connect
+    from webhook_service.store.retention import Sweeper
+    from webhook_service.telemetry import requests as observability
+    from webhook_service.telemetry.metrics import RedisCollector, probe_observer, zero_outcomes
+    from webhook_service.telemetry.openapi import add_route
 
     settings = settings or Settings.from_env(os.environ)
     app = Flask(__name__)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import click
 
-from .ai_check import ai_check
-from .config_check import check_config
-from .deliveries import send_test_event, simulate
-from .reconcile import reconcile
-from .retention import forget_stale
-from .serving import dev, serve
-from .signature_check import verify_signature
+from webhook_service.cli.ai_check import ai_check
+from webhook_service.cli.config_check import check_config
+from webhook_service.cli.deliveries import send_test_event, simulate
+from webhook_service.cli.reconcile import reconcile
+from webhook_service.cli.retention import forget_stale
+from webhook_service.cli.serving import dev, serve
+from webhook_service.cli.signature_check import verify_signature
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -8,7 +8,7 @@ import click
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
-from ..ai_gateway import (
+from webhook_service.ai.gateway import (
     DEFAULT_GET_TIMEOUT,
     DEFAULT_POST_TIMEOUT,
     Checklist,
@@ -16,9 +16,9 @@ from ..ai_gateway import (
     StepResult,
     Timing,
 )
-from ..diagnostics.ai import PIPELINES
-from ..retry import COLD_MODEL_DELAYS, StatusError
-from .common import EXIT_FAILED, fail
+from webhook_service.ai.retry import COLD_MODEL_DELAYS, StatusError
+from webhook_service.cli.common import EXIT_FAILED, fail
+from webhook_service.diagnostics.ai import PIPELINES
 
 STEPS = 3
 _SECONDS = click.FloatRange(min=0, min_open=True)

@@ -10,8 +10,8 @@ from typing import Any, NoReturn
 
 import click
 
-from ..config import ConfigError, Settings
-from ..sample_events import signed_request
+from webhook_service.config import ConfigError, Settings
+from webhook_service.ingest.samples import signed_request
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

@@ -7,11 +7,11 @@ import time
 
 import click
 
-from ..config import ConfigError, Settings
-from ..livepeer_api import LivepeerApi
-from ..probe import Prober
-from ..store import StorageError, Store, connect
-from .common import EXIT_FAILED, EXIT_USAGE
+from webhook_service.cli.common import EXIT_FAILED, EXIT_USAGE
+from webhook_service.config import ConfigError, Settings
+from webhook_service.livepeer.api import LivepeerApi
+from webhook_service.livepeer.probe import Prober
+from webhook_service.store import StorageError, Store, connect
 
 
 def _line(ok: bool | None, what: str, detail: str) -> None:

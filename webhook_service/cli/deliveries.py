@@ -7,8 +7,8 @@ import uuid
 
 import click
 
-from ..sample_events import build_delivery
-from .common import EXIT_FAILED, default_url, first_secret, post_signed
+from webhook_service.cli.common import EXIT_FAILED, default_url, first_secret, post_signed
+from webhook_service.ingest.samples import build_delivery
 
 URL_OPTION = click.option(
     "--url",

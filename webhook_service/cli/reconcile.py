@@ -6,14 +6,21 @@ import time
 
 import click
 
-from ..config import Settings
-from ..livepeer_api import LivepeerApi
-from ..models import iso_from_ms
-from ..probe import Prober
-from ..reconcile import Candidate, parse_since
-from ..reconciler import CALL_SECONDS, DEFAULT_RATE, Limits, Outcome, ReconcileError, Reconciler
-from ..store import StorageError, Store, connect
-from .common import EXIT_FAILED, EXIT_USAGE, fail, load_settings
+from webhook_service.cli.common import EXIT_FAILED, EXIT_USAGE, fail, load_settings
+from webhook_service.config import Settings
+from webhook_service.http.schemas import iso_from_ms
+from webhook_service.livepeer.api import LivepeerApi
+from webhook_service.livepeer.probe import Prober
+from webhook_service.reconcile.plan import Candidate, parse_since
+from webhook_service.reconcile.runner import (
+    CALL_SECONDS,
+    DEFAULT_RATE,
+    Limits,
+    Outcome,
+    ReconcileError,
+    Reconciler,
+)
+from webhook_service.store import StorageError, Store, connect
 
 _LABELS: dict[Outcome, str] = {
     "would_resend": "would resend",

@@ -6,9 +6,9 @@ import time
 
 import click
 
-from ..models import iso_from_ms
-from ..store import StorageError, Store, connect
-from .common import EXIT_FAILED, fail, load_settings
+from webhook_service.cli.common import EXIT_FAILED, fail, load_settings
+from webhook_service.http.schemas import iso_from_ms
+from webhook_service.store import StorageError, Store, connect
 
 BATCH = 500
 
@@ -39,7 +39,7 @@ def forget_stale(days: int | None, limit: int) -> None:
       livepeer-webhooks forget-stale --days 7
     """
     # Imported here: metrics (through retention) must not load before `serve` configures them.
-    from ..retention import DAY_MS, Sweeper
+    from webhook_service.store.retention import DAY_MS, Sweeper
 
     settings = load_settings()
     if settings.redis_url is None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from ..embedded_redis import EmbeddedRedisError
-from .common import fail, load_settings
+from webhook_service.cli.common import fail, load_settings
+from webhook_service.store.embedded import EmbeddedRedisError
 
 DEV_ENV_FILE = ".dev.env"
 
@@ -27,7 +27,7 @@ def serve(host: str) -> None:
       LIVEPEER_WEBHOOK_SECRET=... OPS_API_TOKEN=... REDIS_URL=redis://localhost:6379/0 \\
         livepeer-webhooks serve
     """
-    from ..server import serve as run_server
+    from webhook_service.cli.server import serve as run_server
 
     settings = load_settings()
     try:
@@ -94,7 +94,7 @@ def dev(host: str) -> None:
             ]
         )
     )
-    from ..server import serve as run_server
+    from webhook_service.cli.server import serve as run_server
 
     try:
         run_server(settings, host=host, log_format=os.environ["LOG_FORMAT"])

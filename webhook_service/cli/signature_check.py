@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from ..delivery_check import explain
-from .common import EXIT_FAILED, fail
+from webhook_service.cli.common import EXIT_FAILED, fail
+from webhook_service.ingest.explain import explain
 
 
 @click.command("verify-signature")

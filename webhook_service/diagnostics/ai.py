@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from webhook_service.ai.retry import COLD_LOAD_MAX_SECONDS, COLD_MODEL_DELAYS
 from webhook_service.diagnostics.verdict import Status, Verdict, unknown
-from webhook_service.retry import COLD_LOAD_MAX_SECONDS, COLD_MODEL_DELAYS
 
 # Models kept loaded on orchestrators (LIVEPEER.md, "AI gateway"): they answer without a cold load.
 WARM_MODELS: Mapping[str, str] = {

@@ -11,74 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-
-@dataclass(frozen=True)
-class HttpResult:
-    """One probe: final status and a bounded body, or the error that prevented an answer."""
-
-    url: str  # final URL after redirects, with any query string removed
-    status: int | None = None
-    body: str | None = None  # at most ~64 KiB, decoded as UTF-8 with replacement
-    content_type: str | None = None
-    error: str | None = None  # "timeout", "connection refused", "redirect to a disallowed host"
-    redirects: int = 0
-    elapsed_ms: float = 0.0
-
-
-@dataclass(frozen=True)
-class ApiStream:
-    """The fields of Livepeer's GET /stream/{id} the checks use (the stream key is not kept)."""
-
-    id: str
-    name: str | None = None
-    playback_id: str | None = None
-    is_active: bool | None = None
-    suspended: bool | None = None
-    deleted: bool | None = None
-    record: bool | None = None
-    playback_policy: str | None = None  # "public" | "jwt" | "webhook"
-    playback_policy_webhook_id: str | None = None
-    last_seen_ms: int | None = None
-    source_segments: int | None = None
-
-
-@dataclass(frozen=True)
-class ApiSession:
-    """A session from GET /session?parentId=..., as the recording check uses it."""
-
-    id: str
-    created_at_ms: int | None = None
-    last_seen_ms: int | None = None
-    recording_status: str | None = None  # waiting | ready | failed | deleted | none
-    recording_url: str | None = None
-    mp4_url: str | None = None
-    source_segments: int | None = None
-
-
-@dataclass(frozen=True)
-class ApiWebhook:
-    """A webhook from GET /webhook or /webhook/{id} (never its sharedSecret)."""
-
-    id: str
-    url: str
-    events: tuple[str, ...] = ()
-    last_triggered_at_ms: int | None = None
-    last_failure_at_ms: int | None = None
-    last_failure_status: int | None = None
-    last_failure_error: str | None = None
-
-
-@dataclass(frozen=True)
-class WebhookLogEntry:
-    """One row of GET /webhook/{id}/log."""
-
-    id: str
-    event: str | None
-    created_at_ms: int | None
-    success: bool | None
-    response_status: int | None  # None on timeout or network error
-    event_id: str | None = None  # the delivery's body `id`, when request.body parses
-    stream_id: str | None = None  # body `stream.id`, else `payload.session.parentId`
+from webhook_service.livepeer.facts import (
+    ApiSession,
+    ApiStream,
+    ApiWebhook,
+    HttpResult,
+    SigningKey,
+    WebhookLogEntry,
+)
 
 
 @dataclass(frozen=True)
@@ -123,12 +63,6 @@ class HlsFacts:
     master: HttpResult | None = None  # the master playlist probe, None if not attempted
     rendition: HttpResult | None = None  # the first rendition playlist, if the master had one
     api_error: str | None = None
-
-
-@dataclass(frozen=True)
-class SigningKey:
-    public_key_b64: str  # base64 of the PEM, as Livepeer stores it and the JWT `pub` carries
-    disabled: bool
 
 
 @dataclass(frozen=True)

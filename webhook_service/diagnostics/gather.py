@@ -18,12 +18,13 @@ from urllib.parse import urljoin, urlsplit
 
 import m3u8
 
-from ..config import Settings
-from ..livepeer_api import ApiResult, LivepeerApi
-from ..probe import Prober
-from ..store import StorageError, Store
-from .facts import ApiSession, HttpResult, LocalStream, TimelineFacts
-from .webhooks import normalise_url
+from webhook_service.config import Settings
+from webhook_service.diagnostics.facts import LocalStream, TimelineFacts
+from webhook_service.diagnostics.webhooks import normalise_url
+from webhook_service.livepeer.api import ApiResult, LivepeerApi
+from webhook_service.livepeer.facts import ApiSession, HttpResult
+from webhook_service.livepeer.probe import Prober
+from webhook_service.store import StorageError, Store
 
 T = TypeVar("T")
 DIAGNOSIS_SECONDS = 9.0

@@ -8,8 +8,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import m3u8
 
-from webhook_service.diagnostics.facts import HlsFacts, HttpResult
+from webhook_service.diagnostics.facts import HlsFacts
 from webhook_service.diagnostics.verdict import Status, Verdict, unknown
+from webhook_service.livepeer.facts import HttpResult
 
 # An #EXT-X-ERROR naming one of these is the edge's access-control denial, not an offline stream.
 ACCESS_WORDS = ("access control", "unauthorised", "unauthorized", "denied", "forbidden")

@@ -15,7 +15,7 @@ from webhook_service.diagnostics.viewer_token import (
     match_signing_key,
     read_token,
 )
-from webhook_service.models import iso_from_ms
+from webhook_service.http.schemas import iso_from_ms
 
 MAX_EXP_AHEAD_MS = 7 * 24 * 3600 * 1000  # the edge refuses an exp more than 7 days ahead
 

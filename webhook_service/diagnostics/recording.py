@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from webhook_service.diagnostics.facts import ApiSession, RecordingFacts
+from webhook_service.diagnostics.facts import RecordingFacts
 from webhook_service.diagnostics.verdict import Status, Verdict, unknown
-from webhook_service.models import iso_from_ms
+from webhook_service.http.schemas import iso_from_ms
+from webhook_service.livepeer.facts import ApiSession
 
 # API recordingStatus values that mean "the session ended and the asset is being made":
 # recording.waiting already carries "ready", so "ready" without a URL is still processing.

@@ -6,22 +6,16 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from ..livepeer_api import ApiResult, StreamResult
-from ..metrics import DIAGNOSES
-from ..reconcile import failed_candidates
-from ..store import StorageError
-from .facts import (
-    ApiStream,
+from webhook_service.diagnostics.facts import (
     HlsFacts,
     LocalStream,
     PlaybackFacts,
     RecordingFacts,
     RejectionStats,
     RtmpFacts,
-    WebhookLogEntry,
     WebhooksFacts,
 )
-from .gather import (
+from webhook_service.diagnostics.gather import (
     Sources,
     fetch_playlists,
     find_our_webhook,
@@ -32,12 +26,17 @@ from .gather import (
     result,
     timeline_facts,
 )
-from .hls import diagnose_hls
-from .playback import diagnose_playback
-from .recording import diagnose_recording
-from .rtmp import diagnose_rtmp
-from .verdict import Verdict, worst
-from .webhooks import diagnose_webhooks
+from webhook_service.diagnostics.hls import diagnose_hls
+from webhook_service.diagnostics.playback import diagnose_playback
+from webhook_service.diagnostics.recording import diagnose_recording
+from webhook_service.diagnostics.rtmp import diagnose_rtmp
+from webhook_service.diagnostics.verdict import Verdict, worst
+from webhook_service.diagnostics.webhooks import diagnose_webhooks
+from webhook_service.livepeer.api import ApiResult, StreamResult
+from webhook_service.livepeer.facts import ApiStream, WebhookLogEntry
+from webhook_service.reconcile.plan import failed_candidates
+from webhook_service.store import StorageError
+from webhook_service.telemetry.metrics import DIAGNOSES
 
 # Each check keeps to its own deadline; this only guards against a bug leaving a thread stuck.
 DEADLINE_SLACK = 15.0

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from webhook_service.diagnostics.facts import ApiWebhook, RejectionStats, WebhookLogEntry
+from webhook_service.diagnostics.facts import RejectionStats
 from webhook_service.diagnostics.facts import WebhooksFacts as Facts
 from webhook_service.diagnostics.verdict import Status, Verdict, unknown
-from webhook_service.models import iso_from_ms
+from webhook_service.http.schemas import iso_from_ms
+from webhook_service.livepeer.facts import ApiWebhook, WebhookLogEntry
 
 REQUIRED_EVENTS = ("stream.started", "stream.idle", "recording.ready")
 RECENT_MS = 3_600_000  # "recent" rejections: the last hour (DESIGN.md)

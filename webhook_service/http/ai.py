@@ -7,12 +7,12 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..diagnostics.ai import WARM_MODELS, AiFacts, diagnose_ai
-from ..metrics import DIAGNOSES
-from ..models import Verdict as VerdictModel
-from ..openapi import documented
-from .auth import require_ops_token
-from .errors import BadRequestError
+from webhook_service.diagnostics.ai import WARM_MODELS, AiFacts, diagnose_ai
+from webhook_service.http.auth import require_ops_token
+from webhook_service.http.errors import BadRequestError
+from webhook_service.http.schemas import Verdict as VerdictModel
+from webhook_service.telemetry.metrics import DIAGNOSES
+from webhook_service.telemetry.openapi import documented
 
 bp = Blueprint("ai", __name__, url_prefix="/api")
 bp.before_request(require_ops_token)

@@ -7,7 +7,9 @@ import re
 from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel
 
-from ..models import (
+from webhook_service.http.auth import require_ops_token
+from webhook_service.http.errors import BadRequestError, NotFoundError
+from webhook_service.http.schemas import (
     EventList,
     EventPage,
     Stream,
@@ -15,11 +17,9 @@ from ..models import (
     event_from_record,
     stream_from_record,
 )
-from ..openapi import Param, documented
-from ..pagination import Cursor, CursorError, parse_limit
-from ..store import StateFilter, Store
-from .auth import require_ops_token
-from .errors import BadRequestError, NotFoundError
+from webhook_service.store import StateFilter, Store
+from webhook_service.store.cursor import Cursor, CursorError, parse_limit
+from webhook_service.telemetry.openapi import Param, documented
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 LIMIT = Param(

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 from flask import current_app, request
 
-from ..config import Secret
-from .errors import UnauthorizedError
-from .security import auth_limiter, client_bucket
+from webhook_service.config import Secret
+from webhook_service.http.errors import UnauthorizedError
+from webhook_service.http.security import auth_limiter, client_bucket
 
 
 def token_matches(presented: str, tokens: Sequence[Secret]) -> bool:

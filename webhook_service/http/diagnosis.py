@@ -7,14 +7,14 @@ import threading
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from pydantic import ValidationError
 
-from ..diagnostics.service import Diagnostician
-from ..diagnostics.verdict import STREAM_CHECKS, Verdict
-from ..models import Diagnosis, RtmpCheckRequest
-from ..models import Verdict as VerdictModel
-from ..openapi import Param, documented
-from .api import known_stream_id
-from .auth import require_ops_token
-from .errors import BadRequestError, NotFoundError, ServiceError
+from webhook_service.diagnostics.service import Diagnostician
+from webhook_service.diagnostics.verdict import STREAM_CHECKS, Verdict
+from webhook_service.http.api import known_stream_id
+from webhook_service.http.auth import require_ops_token
+from webhook_service.http.errors import BadRequestError, NotFoundError, ServiceError
+from webhook_service.http.schemas import Diagnosis, RtmpCheckRequest
+from webhook_service.http.schemas import Verdict as VerdictModel
+from webhook_service.telemetry.openapi import Param, documented
 
 bp = Blueprint("diagnosis", __name__, url_prefix="/api")
 bp.before_request(require_ops_token)

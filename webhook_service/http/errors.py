@@ -10,10 +10,10 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from ..events import EventError, FreshnessError
-from ..metrics import REDIS_ERRORS
-from ..signature import SignatureError
-from ..store import StorageError
+from webhook_service.ingest.events import EventError, FreshnessError
+from webhook_service.ingest.signature import SignatureError
+from webhook_service.store import StorageError
+from webhook_service.telemetry.metrics import REDIS_ERRORS
 
 logger = logging.getLogger(__name__)
 # A URN keeps `type` a stable, dereference-free identifier (RFC 9457 allows any URI).

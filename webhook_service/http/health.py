@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from ..models import HealthStatus
-from ..openapi import build_spec, documented
-from ..store import Store
-from .errors import StorageUnavailableError
+from webhook_service.http.errors import StorageUnavailableError
+from webhook_service.http.schemas import HealthStatus
+from webhook_service.store import Store
+from webhook_service.telemetry.openapi import build_spec, documented
 
 bp = Blueprint("health", __name__)
 

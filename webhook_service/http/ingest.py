@@ -11,14 +11,7 @@ from typing import Any
 
 from werkzeug.wsgi import ClosingIterator
 
-from ..events import DeliveryEnvelope, EventError, FreshnessError
-from ..models import IngestAck
-from ..openapi import Operation, Param
-from ..receiver import Receipt, Receiver
-from ..retention import Sweeper, sweep_quietly
-from ..signature import SignatureError
-from ..store import StorageError, Store
-from .errors import (
+from webhook_service.http.errors import (
     PROBLEM_MEDIA_TYPE,
     BadRequestError,
     PayloadTooLargeError,
@@ -27,9 +20,22 @@ from .errors import (
     reject_delivery,
     storage_unavailable,
 )
-from .observability import INGEST_ROUTE, IngestOutcome, RequestRecord, record, request_id
-from .proxy import WSGIApp
-from .security import security_headers
+from webhook_service.http.proxy import WSGIApp
+from webhook_service.http.schemas import IngestAck
+from webhook_service.http.security import security_headers
+from webhook_service.ingest.events import DeliveryEnvelope, EventError, FreshnessError
+from webhook_service.ingest.receiver import Receipt, Receiver
+from webhook_service.ingest.signature import SignatureError
+from webhook_service.store import StorageError, Store
+from webhook_service.store.retention import Sweeper, sweep_quietly
+from webhook_service.telemetry.openapi import Operation, Param
+from webhook_service.telemetry.requests import (
+    INGEST_ROUTE,
+    IngestOutcome,
+    RequestRecord,
+    record,
+    request_id,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app
 
-from ..metrics import RedisCollector, render
-from ..openapi import documented
-from .auth import require_bearer
+from webhook_service.http.auth import require_bearer
+from webhook_service.telemetry.metrics import RedisCollector, render
+from webhook_service.telemetry.openapi import documented
 
 bp = Blueprint("metrics", __name__)
 

@@ -7,14 +7,14 @@ import time
 from flask import Blueprint, Response, current_app, request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
-from ..events import TOKEN_PATTERN
-from ..livepeer_api import LivepeerApi
-from ..openapi import documented
-from ..reconcile import Summary, since_ms
-from ..reconciler import DEFAULT_RATE, Limits, ReconcileError, Reconciler
-from ..store import Store
-from .auth import require_ops_token
-from .errors import BadRequestError, NotFoundError, ServiceError
+from webhook_service.http.auth import require_ops_token
+from webhook_service.http.errors import BadRequestError, NotFoundError, ServiceError
+from webhook_service.ingest.events import TOKEN_PATTERN
+from webhook_service.livepeer.api import LivepeerApi
+from webhook_service.reconcile.plan import Summary, since_ms
+from webhook_service.reconcile.runner import DEFAULT_RATE, Limits, ReconcileError, Reconciler
+from webhook_service.store import Store
+from webhook_service.telemetry.openapi import documented
 
 bp = Blueprint("reconcile", __name__, url_prefix="/api")
 bp.before_request(require_ops_token)

@@ -13,8 +13,8 @@ from typing import IO
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
-from ..store import StorageError, Store
-from .errors import ServiceError
+from webhook_service.http.errors import ServiceError
+from webhook_service.store import StorageError, Store
 
 logger = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger as GunicornLogger
 
-from .config import Settings
-from .embedded_redis import EmbeddedRedis
-from .logs import configure_logging, dict_config
+from webhook_service.config import Settings
+from webhook_service.store.embedded import EmbeddedRedis
+from webhook_service.telemetry.logs import configure_logging, dict_config
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def serve(settings: Settings, host: str = "0.0.0.0", log_format: str = "json") -
     The embedded server is started before the workers fork, so all of them share it, and it is
     stopped when gunicorn returns (or dies: see embedded_redis._die_with_parent).
     """
-    from . import create_app
+    from webhook_service import create_app
 
     configure_logging(log_format)
     master_pid = os.getpid()

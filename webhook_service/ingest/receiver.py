@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from . import events, signature
-from .config import Secret
-from .events import Delivery
-from .stream_update import StreamUpdate, build_update
+from webhook_service.config import Secret
+from webhook_service.ingest import events, signature
+from webhook_service.ingest.events import Delivery
+from webhook_service.ingest.stream_update import StreamUpdate, build_update
 
 
 class ApplyOutcome(Protocol):

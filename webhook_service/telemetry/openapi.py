@@ -13,7 +13,7 @@ from flask import Flask
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from .models import Problem
+from webhook_service.http.schemas import Problem
 
 F = TypeVar("F", bound=Callable[..., Any])
 Auth = Literal["ops", "metrics", "signature"] | None

@@ -15,15 +15,16 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 
 from webhook_service.config import Secret, Settings
-from webhook_service.diagnostics.facts import (
+from webhook_service.livepeer.facts import (
     ApiSession,
     ApiStream,
     ApiWebhook,
+    PlaybackInfo,
     SigningKey,
     WebhookLogEntry,
 )
-from webhook_service.livepeer_shapes import (
-    PlaybackInfo,
+from webhook_service.livepeer.probe import Prober
+from webhook_service.livepeer.shapes import (
     ShapeError,
     parse_log_entry,
     parse_playback,
@@ -32,7 +33,6 @@ from webhook_service.livepeer_shapes import (
     parse_stream,
     parse_webhook,
 )
-from webhook_service.probe import Prober
 
 T = TypeVar("T")
 

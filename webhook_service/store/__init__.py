@@ -49,9 +49,10 @@ from redis.commands.core import Script
 from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 
-from .config import Settings
-from .pagination import Cursor
-from .store_scripts import (
+from webhook_service.config import Settings
+from webhook_service.ingest.stream_update import StreamUpdate
+from webhook_service.store.cursor import Cursor
+from webhook_service.store.scripts import (
     APPLY_AND_INDEX_STREAM_EVENT,
     APPLY_GLOBAL_EVENT,
     APPLY_STREAM_EVENT,
@@ -59,7 +60,6 @@ from .store_scripts import (
     FORGET_STREAM_INDEX,
     INDEX_STREAM_EVENT,
 )
-from .stream_update import StreamUpdate
 
 logger = logging.getLogger(__name__)
 # Livepeer retries for ~24 h and operators may resend from its log later still.

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from .scrub import scrub
+from webhook_service.ingest.scrub import scrub
 
 TOKEN_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
 Token = Annotated[str, StringConstraints(pattern=TOKEN_PATTERN)]

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from . import events, signature
+from webhook_service.ingest import events, signature
 
 HEADER_NAME = "livepeer-signature:"
 

@@ -26,7 +26,7 @@ from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.util import Url, parse_url
 
 from webhook_service.config import Settings
-from webhook_service.diagnostics.facts import HttpResult
+from webhook_service.livepeer.facts import HttpResult
 
 MAX_REDIRECTS = 3
 DEFAULT_CALL_TIMEOUT = 3.0

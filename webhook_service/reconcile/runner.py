@@ -13,12 +13,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from .diagnostics.facts import ApiWebhook, WebhookLogEntry
-from .diagnostics.webhooks import normalise_url
-from .reconcile import Candidate, Summary, failed_candidates, plan
+from webhook_service.diagnostics.webhooks import normalise_url
+from webhook_service.livepeer.facts import ApiWebhook, WebhookLogEntry
+from webhook_service.reconcile.plan import Candidate, Summary, failed_candidates, plan
 
 if TYPE_CHECKING:
-    from .livepeer_api import ApiResult, WebhookLogPage
+    from webhook_service.livepeer.api import ApiResult, WebhookLogPage
 
 # Livepeer's API is shared by the whole account: a few resends a second finish a day-long outage
 # (~1 event a minute per stream) in minutes without tripping its rate limits (HTTP 429).

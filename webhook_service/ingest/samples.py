@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any
 
-from .signature import format_header
+from webhook_service.ingest.signature import format_header
 
 STREAM_EVENTS = ("stream.started", "stream.idle")
 RECORDING_EVENTS = ("recording.started", "recording.waiting", "recording.ready")

@@ -5,28 +5,22 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from .diagnostics.facts import ApiSession, ApiStream, ApiWebhook, SigningKey, WebhookLogEntry
+from webhook_service.livepeer.facts import (
+    ApiSession,
+    ApiStream,
+    ApiWebhook,
+    PlaybackInfo,
+    SigningKey,
+    WebhookLogEntry,
+)
 
 _HLS_TYPE = "html5/application/vnd.apple.mpegurl"
 
 
 class ShapeError(Exception):
     """Internal: the JSON is not shaped like Livepeer's documented object."""
-
-
-@dataclass(frozen=True)
-class PlaybackInfo:
-    """GET /playback/{id}: what the player would be told."""
-
-    playback_id: str
-    kind: str | None  # live | vod | recording
-    live: bool | None
-    playback_policy: str | None
-    playback_policy_webhook_id: str | None
-    hls_url: str | None
 
 
 def as_object(value: Any) -> Mapping[str, Any]:

@@ -10,8 +10,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from .metrics import STREAMS_FORGOTTEN
-from .store import StorageError, Store
+from webhook_service.store import StorageError, Store
+from webhook_service.telemetry.metrics import STREAMS_FORGOTTEN
 
 logger = logging.getLogger(__name__)
 DAY_MS = 86_400_000

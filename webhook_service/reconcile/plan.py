@@ -10,8 +10,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .diagnostics.facts import WebhookLogEntry
-from .events import TOKEN_PATTERN
+from webhook_service.ingest.events import TOKEN_PATTERN
+from webhook_service.livepeer.facts import WebhookLogEntry
 
 _TOKEN = re.compile(TOKEN_PATTERN)
 _DURATION = re.compile(r"^(\d{1,6})([mhd])$")

@@ -22,7 +22,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from .diagnostics.facts import HttpResult
+from webhook_service.livepeer.facts import HttpResult
 
 WEBHOOKS = Counter(
     "livepeer_webhooks_total",

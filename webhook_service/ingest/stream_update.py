@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .events import MAX_STORED_PAYLOAD_BYTES, Delivery
+from webhook_service.ingest.events import MAX_STORED_PAYLOAD_BYTES, Delivery
 
 StreamState = Literal["active", "idle"]
 STATE_EVENTS: dict[str, StreamState] = {"stream.started": "active", "stream.idle": "idle"}

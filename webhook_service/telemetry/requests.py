@@ -15,7 +15,12 @@ from dataclasses import dataclass
 
 from flask import Flask, Response, g, request
 
-from ..metrics import HTTP_DURATION, HTTP_REQUESTS, WEBHOOK_DURATION, WEBHOOKS
+from webhook_service.telemetry.metrics import (
+    HTTP_DURATION,
+    HTTP_REQUESTS,
+    WEBHOOK_DURATION,
+    WEBHOOKS,
+)
 
 logger = logging.getLogger("webhook_service.request")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")

@@ -19,10 +19,10 @@ from urllib3.exceptions import (
     SSLError,
 )
 
-from webhook_service.ai_requests import default_model, minimal_request
+from webhook_service.ai.payloads import default_model, minimal_request
+from webhook_service.ai.retry import COLD_MODEL_DELAYS, StatusError, retry_unavailable
 from webhook_service.diagnostics.ai import AiFacts, diagnose_ai, warm_model
 from webhook_service.diagnostics.verdict import Verdict
-from webhook_service.retry import COLD_MODEL_DELAYS, StatusError, retry_unavailable
 
 # The gateway is named by the operator on the command line, so these requests deliberately do
 # not go through probe.Prober's host allowlist: that guards server routes against SSRF (a URL
