@@ -283,7 +283,7 @@ def test_index_ignores_an_older_stream_version(store, redis_client, key_prefix):
     store.apply(update("stream.idle", created=T0 + 1, event_id="b"))
     stale = update("stream.started", created=T0, event_id="a")
     store._index_stream(
-        keys=store._global_index_keys(),
+        keys=list(store.keys.index),
         args=[*store._global_args(stale), "s1", 1, "active", T0],
     )
     assert [s["id"] for s in store.list_streams("idle", 10, None)[0]] == ["s1"]

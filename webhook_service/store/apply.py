@@ -1,0 +1,105 @@
+"""Applying an accepted event: its stream's state and timeline, then the global indexes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from webhook_service.ingest.stream_update import StreamUpdate
+from webhook_service.store.base import StoreBase
+from webhook_service.store.connection import redis_errors
+
+# Livepeer retries for ~24 h and operators may resend from its log later still.
+CLAIM_TTL_SECONDS = 3 * 24 * 3600
+TIMELINE_MAX = 100
+SESSIONS_MAX = 20
+GLOBAL_EVENTS_MAX = 10_000
+# How long an asset failure is remembered for the recording diagnosis.
+ASSET_FAILURE_TTL_SECONDS = 30 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """What applying a delivery did: `duplicate` is true when the event id was seen before."""
+
+    duplicate: bool
+
+
+class Apply(StoreBase):
+    """Writes of an accepted delivery: one script on a single Redis, two on a Cluster."""
+
+    def apply(self, update: StreamUpdate) -> ApplyResult:
+        """Apply an event to its stream and the indexes (one script on a single Redis)."""
+        with redis_errors():
+            if update.stream_id is None:
+                return self._apply_without_stream(update)
+            if self._cluster:
+                return self._apply_cluster(update)
+            return self._apply_single(update)
+
+    def _apply_without_stream(self, update: StreamUpdate) -> ApplyResult:
+        """An asset or task event: its claim and the global timeline, in the global slot."""
+        keys = [
+            self.keys.events,
+            self.keys.event_data,
+            self.keys.global_claim(update.event_id),
+            self.keys.delivery_times,
+        ]
+        if update.failed_asset_id:
+            keys.append(self.keys.asset_failed(update.failed_asset_id))
+        args = [*self._global_args(update), CLAIM_TTL_SECONDS, update.event]
+        duplicate = self._apply_global(keys=keys, args=[*args, ASSET_FAILURE_TTL_SECONDS])
+        return ApplyResult(duplicate=bool(duplicate))
+
+    def _stream_args(self, update: StreamUpdate) -> tuple[list[str], list[Any]]:
+        """KEYS and ARGV of the stream step (store/scripts.py lists them)."""
+        sid = update.stream_id
+        assert sid is not None
+        keys = [
+            self.keys.stream(sid),
+            self.keys.timeline(sid),
+            self.keys.stream_events(sid),
+            self.keys.stream_claim(sid, update.event_id),
+            self.keys.sessions(sid),
+        ]
+        args: list[Any] = [
+            update.event_id,
+            update.event,
+            update.created_at_ms,
+            update.received_at_ms,
+            update.record_json,
+            CLAIM_TTL_SECONDS,
+            TIMELINE_MAX,
+            update.state or "",
+            update.session_id or "",
+            update.session_json or "",
+            SESSIONS_MAX,
+            GLOBAL_EVENTS_MAX,
+            sid,
+        ]
+        for field, value in update.fields.items():
+            args.extend((field, value))
+        return keys, args
+
+    def _global_args(self, update: StreamUpdate) -> list[Any]:
+        return [
+            update.event_id,
+            update.created_at_ms,
+            update.record_json,
+            GLOBAL_EVENTS_MAX,
+            update.received_at_ms,
+        ]
+
+    def _apply_single(self, update: StreamUpdate) -> ApplyResult:
+        """One round trip: a single script applies the event to its stream and the indexes."""
+        keys, args = self._stream_args(update)
+        answer = self._apply_and_index(keys=[*keys, *self.keys.index], args=args)
+        return ApplyResult(duplicate=bool(answer[0]))
+
+    def _apply_cluster(self, update: StreamUpdate) -> ApplyResult:
+        """Two round trips: the stream's slot, then the global slot with what the first gave."""
+        keys, args = self._stream_args(update)
+        duplicate, version, state, last_at = self._apply_stream(keys=keys, args=args)
+        index_args = [*self._global_args(update), update.stream_id or "", version, state, last_at]
+        self._index_stream(keys=list(self.keys.index), args=index_args)
+        return ApplyResult(duplicate=bool(duplicate))
