@@ -8,6 +8,9 @@ RUN_EXTRAS := $(if $(EMBEDDED),[embedded],)
 TEST_EXTRAS := [dev$(if $(EMBEDDED),$(comma)embedded,)]
 comma := ,
 PYTEST_ARGS ?= -n auto
+# Branch coverage of webhook_service, printed after the tests (settings: pyproject.toml).
+# `make pytest PYTEST_ARGS=tests/test_x.py COV_ARGS=` runs a part without measuring.
+COV_ARGS ?= --cov --cov-branch --cov-report=term
 
 .PHONY: run test lint typecheck pytest soak bench clean
 
@@ -37,7 +40,7 @@ typecheck: $(VENV)/.test-installed
 	$(BIN)/mypy
 
 pytest: $(VENV)/.test-installed
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_ARGS) $(COV_ARGS)
 
 test: lint typecheck pytest
 
@@ -49,4 +52,4 @@ bench: $(VENV)/.test-installed
 	PYTHON=$(BIN)/python bench/run.sh $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* htmlcov build *.egg-info

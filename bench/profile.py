@@ -26,7 +26,7 @@ CONTAINERS: tuple[tuple[str, str], ...] = (
     ("prometheus metrics", r"\(prometheus_client/"),
     ("Redis client (redis-py, sockets)", r"\(redis/"),
     ("pydantic validation", r"\(pydantic"),
-    ("signature (HMAC)", r"\(webhook_service/signature\.py|\(hmac\.py"),
+    ("signature (HMAC)", r"\(webhook_service/ingest/signature\.py|\(hmac\.py"),
     ("gunicorn access-log atoms (discarded)", r"^Logger\.access \(gunicorn/glogging"),
 )
 INNERMOST: tuple[tuple[str, str], ...] = (

@@ -1,20 +1,27 @@
-"""Shared fixtures: a real Redis (own key prefix per test, cleaned up) and the app."""
+"""Shared fixtures: a real Redis (own key prefix per test, cleaned up), the app, its test
+client, a CLI runner and the fake Livepeer, as Flask's tutorial (flaskr) conftest offers them."""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
+import openapi_check
 import pytest
 import redis
 from fake_livepeer import FakeLivepeer
-from helpers import make_settings
+from flask import Flask
+from helpers import CommandRunner, make_settings
 from redisproc import Cluster, cluster_fixture
 
-from webhook_service import create_app
+import webhook_service
 from webhook_service.config import Settings
 from webhook_service.store.embedded import EmbeddedRedis
+
+# Every test client checks its answers against the app's /openapi.json (openapi_check.py).
+openapi_check.install()
 
 
 def _answers(url: str) -> bool:
@@ -69,15 +76,37 @@ def settings(redis_url: str, key_prefix: str) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings):
-    app = create_app(settings)
-    app.config["TESTING"] = True
-    return app
+def make_app() -> Iterator[Callable[..., Flask]]:
+    """Builds apps as `create_app(settings, ...)` does; each one's pools are closed afterwards."""
+    made: list[Flask] = []
+
+    def make(settings: Settings, **options: Any) -> Flask:
+        app = webhook_service.create_app(settings, **options)
+        app.config["TESTING"] = True
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        webhook_service.close_app(app)
+
+
+@pytest.fixture
+def app(make_app, settings: Settings) -> Flask:
+    """The app on this test's Redis prefix; its pools are closed afterwards."""
+    return make_app(settings)
 
 
 @pytest.fixture
 def client(app):
+    """A Flask test client of `app`."""
     return app.test_client()
+
+
+@pytest.fixture
+def runner() -> CommandRunner:
+    """Runs `livepeer-webhooks` commands: `runner.invoke(["check-config"], env={...})`."""
+    return CommandRunner()
 
 
 @pytest.fixture

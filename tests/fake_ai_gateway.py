@@ -10,19 +10,16 @@ from __future__ import annotations
 import io
 import json
 import struct
-import sys
-import threading
 import wave
 import zlib
-from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from fake_http import FakeServer, Recorded, Reply, json_reply
+
 MODES = ("warm", "cold", "422", "hang", "hang-get")
-HANG_SECONDS = 30.0  # longer than any client timeout in the tests; released by stop()
 # Required fields per pipeline, from the gateway's schema (model_id is required there).
 REQUIRED: dict[str, tuple[str, ...]] = {
     "text-to-image": ("prompt", "model_id"),
@@ -57,23 +54,9 @@ ANSWERS: dict[str, dict[str, Any]] = {
 }
 
 
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    headers: dict[str, str]
-    fields: dict[str, Any] = field(default_factory=dict)  # parsed JSON or form fields
-
-
-@dataclass
-class Reply:
-    status: int
-    data: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-class FakeAiGateway:
-    """The gateway at `.url`; `requests` records every request, `mode` picks its behaviour.
+class FakeAiGateway(FakeServer):
+    """The gateway at `.url`; `requests` records every request (`fields`: the parsed JSON or
+    form fields of a valid POST), `mode` picks its behaviour.
 
     warm: validates like the gateway and answers 200; cold: the first `cold_failures` POSTs
     answer 503; 422: every POST answers 422 with `detail`; hang: POSTs never answer;
@@ -93,28 +76,8 @@ class FakeAiGateway:
         self.cold_failures = cold_failures
         self.detail = detail if detail is not None else MISSING_MODEL_ID
         self.token = token
-        self.requests: list[Recorded] = []
         self.posts = 0
-        self.lock = threading.Lock()
-        self.stopping = threading.Event()
-        self._server = _Server(self)
-        threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def stop(self) -> None:
-        """Stop the server; hanging handlers are released at once."""
-        self.stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> FakeAiGateway:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().__init__()
 
     def post_models(self) -> list[str | None]:
         """The model each POST asked for, in order (`model` for llm, else `model_id`)."""
@@ -124,45 +87,42 @@ class FakeAiGateway:
             if r.method == "POST"
         ]
 
-    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply | None:
+    def handle(self, request: Recorded) -> Reply | None:
         """The reply to one request; None means hang until stopped."""
-        pipeline = path.strip("/")
-        record = Recorded(method, path, headers)
-        with self.lock:
-            self.requests.append(record)
+        pipeline, headers = request.path.strip("/"), request.headers
         if pipeline not in REQUIRED:
-            return Reply(404, {"detail": "Not Found"})
-        if method != "POST":
+            return json_reply(404, {"detail": "Not Found"})
+        if request.method != "POST":
             return None if self.mode == "hang-get" else _not_allowed()
         if self.mode in ("hang", "hang-get"):
             return None
         if self.token and headers.get("authorization") != f"Bearer {self.token}":
-            return Reply(401, {"errors": ["Invalid API key"]})
-        parsed = _parse(pipeline, headers.get("content-type", ""), body)
+            return json_reply(401, {"errors": ["Invalid API key"]})
+        parsed = _parse(pipeline, headers.get("content-type", ""), request.body)
         if isinstance(parsed, Reply):
             return parsed
-        record.fields = parsed
+        request.fields = parsed
         return self._answer(pipeline, parsed)
 
     def _answer(self, pipeline: str, fields: dict[str, Any]) -> Reply:
         if self.mode == "422":
-            return Reply(422, {"detail": self.detail})
+            return json_reply(422, {"detail": self.detail})
         missing = [name for name in REQUIRED[pipeline] if fields.get(name) in (None, "")]
         if missing:
-            return Reply(422, {"detail": [_missing(name) for name in missing]})
+            return json_reply(422, {"detail": [_missing(name) for name in missing]})
         problem = _bad_file(fields)
         if problem is not None:
-            return Reply(400, {"detail": {"msg": problem}})
+            return json_reply(400, {"detail": {"msg": problem}})
         with self.lock:
             self.posts += 1
             cold = self.mode == "cold" and self.posts <= self.cold_failures
         if cold:
-            return Reply(503, {"detail": {"msg": "model is loading, try again later"}})
-        return Reply(200, ANSWERS[pipeline])
+            return json_reply(503, {"detail": {"msg": "model is loading, try again later"}})
+        return json_reply(200, ANSWERS[pipeline])
 
 
 def _not_allowed() -> Reply:
-    return Reply(405, {"detail": "Method Not Allowed"}, {"Allow": "POST"})
+    return json_reply(405, {"detail": "Method Not Allowed"}, {"Allow": "POST"})
 
 
 def _missing(name: str) -> dict[str, Any]:
@@ -173,16 +133,18 @@ def _parse(pipeline: str, content_type: str, body: bytes) -> dict[str, Any] | Re
     """The request's fields, or the 422 FastAPI gives for a body of the wrong kind."""
     if pipeline in JSON_PIPELINES:
         if not content_type.startswith("application/json"):
-            return Reply(422, {"detail": [{"loc": ["body"], "msg": "bad", "type": "model_type"}]})
+            return json_reply(
+                422, {"detail": [{"loc": ["body"], "msg": "bad", "type": "model_type"}]}
+            )
         try:
             data = json.loads(body)
         except ValueError:
             detail = {"loc": ["body", 0], "msg": "JSON decode error", "type": "json_invalid"}
-            return Reply(422, {"detail": [detail]})
+            return json_reply(422, {"detail": [detail]})
         return data if isinstance(data, dict) else {}
     if not content_type.startswith("multipart/form-data"):
         # A file route reads form fields only: a JSON body leaves every required one missing.
-        return Reply(422, {"detail": [_missing(name) for name in REQUIRED[pipeline]]})
+        return json_reply(422, {"detail": [_missing(name) for name in REQUIRED[pipeline]]})
     return _form_fields(content_type, body)
 
 
@@ -236,49 +198,3 @@ def wav_frames(data: bytes) -> int:
             return wav.getnframes()
     except (wave.Error, EOFError):
         return 0
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        fake = self.server.fake
-        reply = fake.handle(self.command, self.path, headers, body)
-        if reply is None:  # a hung job: hold the connection, answer nothing
-            fake.stopping.wait(HANG_SECONDS)
-            self.close_connection = True
-            return
-        raw = json.dumps(reply.data).encode()
-        self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # keep test output clean
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, fake: FakeAiGateway) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.fake = fake
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up on a hung request is expected; anything else is a bug.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)

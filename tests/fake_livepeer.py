@@ -8,17 +8,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import sys
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
-import pytest
+from fake_http import HANG_SECONDS, FakeServer, Recorded, Reply, json_reply, text_reply
 
 API_PREFIX = "/api"
 FAKE_API_KEY = "fake-livepeer-api-key-7f3a"
@@ -51,35 +48,15 @@ class Fault:
     location: str = ""
 
 
-@dataclass
-class Recorded:
-    server: str  # "api" | "cdn"
-    method: str
-    path: str  # as sent, with the query string
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-
-
-@dataclass
-class Reply:
-    status: int
-    body: bytes = b""
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def json_reply(status: int, data: Any, headers: dict[str, str] | None = None) -> Reply:
-    return Reply(status, json.dumps(data).encode(), "application/json", headers or {})
-
-
 def errors(status: int, message: str) -> Reply:
     return json_reply(status, {"errors": [message]})
 
 
-class FakeLivepeer:
+class FakeLivepeer(FakeServer):
     """The API at `.url` (with Livepeer's `/api` prefix) and the CDN at `.cdn_url`.
 
-    Set state directly or with the `add_*` helpers; `requests` records every request.
+    Set state directly or with the `add_*` helpers; `requests` records every request
+    (`server` is "api" or "cdn").
     """
 
     def __init__(self, api_key: str = FAKE_API_KEY) -> None:
@@ -93,36 +70,19 @@ class FakeLivepeer:
         self.cdn_modes: dict[str, str] = {}  # playback id -> one of CDN_MODES
         self.resends: list[tuple[str, str]] = []
         self.on_resend: ResendCallback | None = None
-        self.requests: list[Recorded] = []
-        self.lock = threading.RLock()
         self._faults: list[tuple[str, Fault]] = []
-        self._stopping = threading.Event()
-        self._api = _start(self, "api")
-        self._cdn = _start(self, "cdn")
+        super().__init__("api", "cdn")
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._api.server_address[1]}{API_PREFIX}"
+        return self.origin("api") + API_PREFIX
 
     @property
     def cdn_url(self) -> str:
-        return f"http://127.0.0.1:{self._cdn.server_address[1]}"
+        return self.origin("cdn")
 
     def hls_url(self, playback_id: str) -> str:
         return f"{self.cdn_url}/hls/{playback_id}/index.m3u8"
-
-    def stop(self) -> None:
-        """Stop both servers; hanging handlers are released at once."""
-        self._stopping.set()
-        for server in (self._api, self._cdn):
-            server.shutdown()
-            server.server_close()
-
-    def __enter__(self) -> FakeLivepeer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- state --------------------------------------------------------------------------
 
@@ -282,12 +242,9 @@ class FakeLivepeer:
 
     # -- dispatch ---------------------------------------------------------------------------
 
-    def handle(
-        self, role: str, method: str, raw_path: str, headers: dict[str, str], body: bytes
-    ) -> Reply:
-        with self.lock:
-            self.requests.append(Recorded(role, method, raw_path, headers, body))
-        parts = urlsplit(raw_path)
+    def handle(self, request: Recorded) -> Reply:
+        role, headers = request.server, request.headers
+        parts = urlsplit(request.path)
         path = parts.path  # still quoted: a %2F inside an id must not split it
         if role == "api":
             if not path.startswith(API_PREFIX + "/"):
@@ -303,14 +260,14 @@ class FakeLivepeer:
             return self._cdn_route(path, parts.query)
         if not path.startswith("/playback/") and not self._authorized(headers):
             return errors(401, "No authorization header or API key invalid")
-        return self._api_route(method, path, query, headers.get("host", ""))
+        return self._api_route(request.method, path, query, headers.get("host", ""))
 
     def _apply(self, fault: Fault) -> Reply | None:
         if fault.kind == "hang":
-            self._stopping.wait(fault.seconds)
+            self.stopping.wait(fault.seconds)
             return None
         if fault.kind == "redirect":
-            return Reply(fault.status, b"", "text/plain", {"Location": fault.location})
+            return text_reply(fault.status, "", Location=fault.location)
         return Reply(fault.status, fault.body, fault.content_type)
 
     def _authorized(self, headers: dict[str, str]) -> bool:
@@ -428,14 +385,12 @@ class FakeLivepeer:
         if seg[:1] == ["hls"] and len(seg) == 3 and seg[2] == "index.m3u8":
             # The global edge sends every viewer to a regional node, query (jwt) included.
             target = f"{self.cdn_url}/region/hls/{seg[1]}/index.m3u8"
-            return Reply(
-                307, b"", "text/plain", {"Location": target + (f"?{query}" if query else "")}
-            )
+            return text_reply(307, "", Location=target + (f"?{query}" if query else ""))
         if seg[:2] != ["region", "hls"] or len(seg) < 4:
-            return Reply(404, b"404 page not found", "text/plain")
+            return text_reply(404, "404 page not found")
         mode = self._cdn_mode(seg[2])
         if mode == "hang":
-            self._stopping.wait(30)
+            self.stopping.wait(HANG_SECONDS)
             mode = "offline"
         return _cdn_answer(mode, seg[3:])
 
@@ -445,17 +400,17 @@ def _public_hook(hook: dict[str, Any]) -> dict[str, Any]:
 
 
 def _playlist(*lines: str) -> Reply:
-    return Reply(200, ("\n".join(lines) + "\n").encode(), PLAYLIST_TYPE)
+    return text_reply(200, "\n".join(lines) + "\n", PLAYLIST_TYPE)
 
 
 def _cdn_answer(mode: str | None, rest: list[str]) -> Reply:
     """The regional node's answer for /region/hls/<playbackId>/<rest...>."""
     if mode in (None, "404"):
-        return Reply(404, b"Stream not found", "text/plain")
+        return text_reply(404, "Stream not found")
     if mode == "html403":
-        return Reply(403, HTML_PAGE.format(t="403 Forbidden").encode(), "text/html")
+        return text_reply(403, HTML_PAGE.format(t="403 Forbidden"), "text/html")
     if mode == "html200":
-        return Reply(200, HTML_PAGE.format(t="Livepeer").encode(), "text/html")
+        return text_reply(200, HTML_PAGE.format(t="Livepeer"), "text/html")
     if mode == "offline":
         return _playlist("#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-ERROR: Stream open failed")
     if mode == "denied":
@@ -485,98 +440,4 @@ def _cdn_answer(mode: str | None, rest: list[str]) -> Reply:
         return _playlist(*media)
     if len(rest) == 2 and rest[1].endswith(".ts") and mode == "live":
         return Reply(200, b"\x47" + b"\x00" * 187, "video/mp2t")  # one MPEG-TS packet
-    return Reply(404, b"not found", "text/plain")
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as urllib3's pool expects
-    server: _Server
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        reply = self.server.fake.handle(self.server.role, self.command, self.path, headers, body)
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(reply.body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # keep test output clean
-
-
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128  # the default 5 drops SYNs under concurrent tests (1 s retries)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up (timeouts under test) is expected; anything else is a bug.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-class _Server(_QuietServer):
-    def __init__(self, fake: FakeLivepeer, role: str) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.fake = fake
-        self.role = role
-
-
-def _start(fake: FakeLivepeer, role: str) -> _Server:
-    server = _Server(fake, role)
-    # A short poll interval makes stop() take milliseconds instead of half a second.
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    return server
-
-
-class HitCounter:
-    """A server that answers 200 to anything and counts requests: proof of no contact."""
-
-    def __init__(self) -> None:
-        self.hits = 0
-        counter = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                counter.hits += 1
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            do_POST = do_GET
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = _QuietServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True).start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> HitCounter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-@pytest.fixture(name="fake_livepeer")
-def fake_livepeer_fixture() -> Iterator[FakeLivepeer]:
-    """A running FakeLivepeer with FAKE_API_KEY, stopped after the test."""
-    with FakeLivepeer() as fake:
-        yield fake
+    return text_reply(404, "not found")

@@ -1,4 +1,4 @@
-"""Test helpers: secrets, delivery builders, signing, ports (imported by the tests)."""
+"""Test helpers: secrets, delivery builders, signing, ports, the CLI (imported by the tests)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ import time
 import uuid
 from typing import Any
 
+from click.testing import CliRunner, Result
+
+from webhook_service.cli import main
 from webhook_service.config import Secret, Settings
 from webhook_service.ingest.signature import format_header
 
@@ -122,3 +125,15 @@ def assert_problem(response, status: int) -> dict[str, Any]:
     assert set(problem) == {"type", "title", "status", "detail"}
     assert problem["status"] == status and problem["detail"]
     return problem
+
+
+class CommandRunner(CliRunner):
+    """click's CliRunner bound to `livepeer-webhooks` (webhook_service.cli:main), as Flask's
+    `app.test_cli_runner()` is bound to the app: `invoke(args, env=..., obj=...)`.
+
+    An exception the command does not handle fails the test instead of becoming exit code 1.
+    """
+
+    def invoke(self, args: Any = None, **kwargs: Any) -> Result:  # type: ignore[override]
+        kwargs.setdefault("catch_exceptions", False)
+        return super().invoke(main, args, **kwargs)

@@ -10,13 +10,15 @@ from typing import Any
 
 from fake_livepeer import FAKE_API_KEY, FakeLivepeer
 from helpers import SECRET, TOKEN, LiveApp, auth, delivery, make_settings, now_ms, post_delivery
+from services import service
 
-from webhook_service import create_app
+from webhook_service import close_app, create_app
 from webhook_service.config import Secret
 from webhook_service.http.schemas import iso_from_ms
 from webhook_service.livepeer.api import LivepeerApi
 from webhook_service.livepeer.probe import Prober
 from webhook_service.reconcile.runner import Reconciler
+from webhook_service.store import Store
 
 PUBLIC_URL = "https://93.184.216.34/webhooks/livepeer"  # a literal public IP: no DNS needed
 HOOK = "wh-ours"
@@ -67,7 +69,7 @@ class Outage:
         }
         self.app = create_app(make_settings(redis_url, key_prefix, **options))
         self.client = self.app.test_client()
-        self.store = self.app.extensions["livepeer.store"]
+        self.store = service(self.app, Store)
         self.live = LiveApp(self.app)
         self.fake = fake
         self.hook = fake.add_webhook(PUBLIC_URL, HOOK, sharedSecret=SECRET)
@@ -75,6 +77,7 @@ class Outage:
 
     def stop(self) -> None:
         self.live.stop()
+        close_app(self.app)
 
     def deliver(self, hook: dict[str, Any], body: str, headers: dict[str, str]) -> int:
         """What Livepeer does on a resend: POST the re-signed body to the receiver."""

@@ -8,14 +8,12 @@ import time
 import wave
 
 import pytest
-from click.testing import CliRunner
 from fake_ai_gateway import REQUIRED, FakeAiGateway, png_size, wav_frames
 from helpers import free_port
 
 from webhook_service.ai.gateway import Timing
 from webhook_service.ai.payloads import minimal_request, tiny_png, tiny_wav
 from webhook_service.ai.retry import COLD_MODEL_DELAYS
-from webhook_service.cli import main
 from webhook_service.diagnostics.ai import MULTIPART_PIPELINES, PIPELINES, WARM_MODELS
 
 T2I_WARM = WARM_MODELS["text-to-image"]
@@ -49,9 +47,11 @@ def gateway(request):
         yield fake
 
 
-def ai_check(clock, *args, env=None):
+@pytest.fixture
+def ai_check(runner, clock):
+    """Run `livepeer-webhooks ai-check ARGS` with `clock`'s sleep and time."""
     timing = Timing(sleep=clock.sleep, monotonic=clock.monotonic)
-    return CliRunner().invoke(main, ["ai-check", *args], obj=timing, env=env)
+    return lambda *args, env=None: runner.invoke(["ai-check", *args], obj=timing, env=env)
 
 
 def steps(output):
@@ -59,9 +59,9 @@ def steps(output):
     return {int(n): (o, float(s), text) for n, _, o, s, text in STEP.findall(output)}
 
 
-def test_warm_gateway_passes_every_step(gateway, clock):
+def test_warm_gateway_passes_every_step(gateway, clock, ai_check):
     """405 on GET, 200 on the minimal POST with the warm model; step 3 skipped; exit 0."""
-    result = ai_check(clock, "--gateway", gateway.url, "--pipeline", "text-to-image")
+    result = ai_check("--gateway", gateway.url, "--pipeline", "text-to-image")
     assert result.exit_code == 0, result.output
     found = steps(result.output)
     assert [found[n][0] for n in (1, 2, 3)] == ["PASS", "PASS", "SKIP"]
@@ -75,9 +75,9 @@ def test_warm_gateway_passes_every_step(gateway, clock):
 
 
 @pytest.mark.parametrize("pipeline", PIPELINES)
-def test_minimal_post_satisfies_the_gateway_schema(gateway, clock, pipeline):
+def test_minimal_post_satisfies_the_gateway_schema(gateway, ai_check, pipeline):
     """For every pipeline, the minimal POST carries the required fields in the right encoding."""
-    result = ai_check(clock, "--gateway", gateway.url, "--pipeline", pipeline)
+    result = ai_check("--gateway", gateway.url, "--pipeline", pipeline)
     assert result.exit_code == 0, result.output
     post = next(r for r in gateway.requests if r.method == "POST")
     kind = "multipart/form-data" if pipeline in MULTIPART_PIPELINES else "application/json"
@@ -85,11 +85,9 @@ def test_minimal_post_satisfies_the_gateway_schema(gateway, clock, pipeline):
     assert set(REQUIRED[pipeline]) - {"model_id"} <= set(post.fields)
 
 
-def test_a_given_model_then_the_warm_model(gateway, clock):
+def test_a_given_model_then_the_warm_model(gateway, ai_check):
     """--model is tried first; step 3 repeats the call with the pipeline's warm model."""
-    result = ai_check(
-        clock, "--gateway", gateway.url, "--pipeline", "llm", "--model", "acme/chat-7b"
-    )
+    result = ai_check("--gateway", gateway.url, "--pipeline", "llm", "--model", "acme/chat-7b")
     assert result.exit_code == 0, result.output
     assert [o for o, _, _ in steps(result.output).values()] == ["PASS", "PASS", "PASS"]
     assert gateway.post_models() == ["acme/chat-7b", WARM_MODELS["llm"]]
@@ -103,18 +101,18 @@ def test_a_given_model_then_the_warm_model(gateway, clock):
         ("segment-anything-2", "facebook/sam2-hiera-large"),
     ],
 )
-def test_pipeline_without_warm_model_uses_the_schema_default(gateway, clock, pipeline, model):
+def test_pipeline_without_warm_model_uses_the_schema_default(gateway, ai_check, pipeline, model):
     """No warm model: the minimal POST sends Studio's default model_id; step 3 is skipped."""
-    result = ai_check(clock, "--gateway", f"{gateway.url}/", "--pipeline", pipeline)
+    result = ai_check("--gateway", f"{gateway.url}/", "--pipeline", pipeline)
     assert result.exit_code == 0, result.output
     assert gateway.post_models() == [model]
     assert steps(result.output)[3][0] == "SKIP" and "no warm model" in result.output
 
 
 @pytest.mark.parametrize("gateway", ["cold"], indirect=True)
-def test_cold_model_is_retried_on_the_schedule(gateway, clock):
+def test_cold_model_is_retried_on_the_schedule(gateway, clock, ai_check):
     """503 twice then 200: retried after 5 s and 7.5 s (injected sleep), and the step passes."""
-    result = ai_check(clock, "--gateway", gateway.url, "--pipeline", "image-to-image")
+    result = ai_check("--gateway", gateway.url, "--pipeline", "image-to-image")
     assert result.exit_code == 0, result.output
     assert clock.slept == [5, 7.5]
     assert "503: the model is loading; retry 1/5 in 5 s" in result.output
@@ -126,9 +124,9 @@ def test_cold_model_is_retried_on_the_schedule(gateway, clock):
 
 
 @pytest.mark.parametrize("gateway", [{"mode": "cold", "cold_failures": 99}], indirect=True)
-def test_a_model_that_stays_cold_fails_after_five_retries(gateway, clock):
+def test_a_model_that_stays_cold_fails_after_five_retries(gateway, clock, ai_check):
     """Six 503s: the whole schedule waited, then step 2 fails with ai.cold_model and next steps."""
-    result = ai_check(clock, "--gateway", gateway.url, "--pipeline", "audio-to-text")
+    result = ai_check("--gateway", gateway.url, "--pipeline", "audio-to-text")
     assert result.exit_code == 1
     assert clock.slept == list(COLD_MODEL_DELAYS)
     assert len(gateway.post_models()) == 6
@@ -138,11 +136,9 @@ def test_a_model_that_stays_cold_fails_after_five_retries(gateway, clock):
 
 
 @pytest.mark.parametrize("gateway", ["422"], indirect=True)
-def test_validation_error_stops_with_the_failing_fields(gateway, clock):
+def test_validation_error_stops_with_the_failing_fields(gateway, clock, ai_check):
     """A 422 is not retried: step 2 fails with ai.validation naming model_id; step 3 never runs."""
-    result = ai_check(
-        clock, "--gateway", gateway.url, "--pipeline", "text-to-image", "--model", "a/b"
-    )
+    result = ai_check("--gateway", gateway.url, "--pipeline", "text-to-image", "--model", "a/b")
     assert result.exit_code == 1
     assert "ai.validation" in result.output
     assert "body.model_id: Field required (missing)" in result.output
@@ -155,19 +151,18 @@ def test_validation_error_stops_with_the_failing_fields(gateway, clock):
     [{"mode": "422", "detail": [{"loc": ["body", "width"], "msg": "x", "type": "int_parsing"}]}],
     indirect=True,
 )
-def test_422_on_dimensions_is_explained(gateway, clock):
+def test_422_on_dimensions_is_explained(gateway, ai_check):
     """The documented 422 shape with an integer error on width gives ai.dimensions_not_integer."""
-    result = ai_check(clock, "--gateway", gateway.url, "--pipeline", "text-to-image")
+    result = ai_check("--gateway", gateway.url, "--pipeline", "text-to-image")
     assert result.exit_code == 1
     assert "ai.dimensions_not_integer" in result.output
 
 
 @pytest.mark.parametrize("gateway", ["hang"], indirect=True)
-def test_hung_post_is_reported_as_a_hang(gateway, clock):
+def test_hung_post_is_reported_as_a_hang(gateway, ai_check):
     """A POST that never answers fails after --timeout with what to check next."""
     started = time.monotonic()
     result = ai_check(
-        clock,
         "--gateway",
         gateway.url,
         "--pipeline",
@@ -186,40 +181,40 @@ def test_hung_post_is_reported_as_a_hang(gateway, clock):
 
 
 @pytest.mark.parametrize("gateway", ["hang-get"], indirect=True)
-def test_hung_get_stops_at_step_1(gateway, clock):
+def test_hung_get_stops_at_step_1(gateway, ai_check):
     """A gateway that accepts connections but never answers fails reachability; no POST is sent."""
-    result = ai_check(clock, "--gateway", gateway.url, "--pipeline", "llm", "--get-timeout", "0.2")
+    result = ai_check("--gateway", gateway.url, "--pipeline", "llm", "--get-timeout", "0.2")
     assert result.exit_code == 1
     assert steps(result.output)[1][0] == "FAIL" and "no answer within 0.2 s" in result.output
     assert "livepeer_cli -status" in result.output
     assert gateway.post_models() == []
 
 
-def test_unreachable_gateway_fails_step_1(clock):
+def test_unreachable_gateway_fails_step_1(ai_check):
     """Nothing listening: step 1 fails with 'connection refused' and the gateway checks."""
     url = f"http://127.0.0.1:{free_port()}"
-    result = ai_check(clock, "--gateway", url, "--pipeline", "text-to-image")
+    result = ai_check("--gateway", url, "--pipeline", "text-to-image")
     assert result.exit_code == 1
     assert steps(result.output)[1][0] == "FAIL"
     assert "connection refused" in result.output and "livepeer_cli -status" in result.output
 
 
-def test_wrong_base_url_gets_404_and_the_route_hint(gateway, clock):
+def test_wrong_base_url_gets_404_and_the_route_hint(gateway, ai_check):
     """A base URL with a wrong path gets 404 on GET: the hint names the known gateway bases."""
-    result = ai_check(clock, "--gateway", f"{gateway.url}/api", "--pipeline", "llm")
+    result = ai_check("--gateway", f"{gateway.url}/api", "--pipeline", "llm")
     assert result.exit_code == 1
     assert "404" in result.output and "livepeer.studio/api/beta/generate" in result.output
 
 
 @pytest.mark.parametrize("gateway", [{"token": "lp-key-5e1d"}], indirect=True)
-def test_api_key_is_read_from_the_named_variable(gateway, clock):
+def test_api_key_is_read_from_the_named_variable(gateway, ai_check):
     """--api-key-env sends the key as a bearer token; without it the 401 says how to give it."""
     args = ("--gateway", gateway.url, "--pipeline", "text-to-image")
-    result = ai_check(clock, *args, "--api-key-env", "LP_KEY", env={"LP_KEY": "lp-key-5e1d"})
+    result = ai_check(*args, "--api-key-env", "LP_KEY", env={"LP_KEY": "lp-key-5e1d"})
     assert result.exit_code == 0, result.output
     assert gateway.requests[-1].headers["authorization"] == "Bearer lp-key-5e1d"
     assert "lp-key-5e1d" not in result.output
-    result = ai_check(clock, *args)
+    result = ai_check(*args)
     assert result.exit_code == 1
     assert "ai.gateway_error" in result.output and "--api-key-env" in result.output
 
@@ -238,16 +233,16 @@ def test_api_key_is_read_from_the_named_variable(gateway, clock):
         ["--gateway", "https://gw.example", "--pipeline", "llm", "--api-key-env", "UNSET_VAR_X"],
     ],
 )
-def test_bad_usage_exits_2(clock, args):
+def test_bad_usage_exits_2(ai_check, args):
     """Bad URLs, unknown pipelines, missing options, zero timeouts, unset key variables: exit 2."""
-    result = ai_check(clock, *args, env={"UNSET_VAR_X": ""})
+    result = ai_check(*args, env={"UNSET_VAR_X": ""})
     assert result.exit_code == 2, result.output
     assert "pw" not in result.output.replace("--", "")
 
 
-def test_help_has_examples():
+def test_help_has_examples(runner):
     """--help shows the checklist and examples."""
-    result = CliRunner().invoke(main, ["ai-check", "--help"])
+    result = runner.invoke(["ai-check", "--help"])
     assert result.exit_code == 0
     assert "Example" in result.output and "405" in result.output
 

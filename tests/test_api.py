@@ -14,8 +14,6 @@ from helpers import (
     post_delivery,
 )
 
-from webhook_service import create_app
-
 
 def seed(client, stream_id, event="stream.started", created=None, **extra):
     body = delivery(event=event, stream_id=stream_id, created_at=created, **extra)
@@ -181,9 +179,9 @@ def test_limit_above_200_is_clamped(client):
     assert client.get("/api/events?limit=1000", headers=auth()).status_code == 200
 
 
-def test_api_answers_503_when_redis_is_down(key_prefix):
+def test_api_answers_503_when_redis_is_down(make_app, key_prefix):
     """Routes that need Redis answer 503 problem+json while it is unreachable."""
-    client = create_app(make_settings(dead_redis_url(), key_prefix)).test_client()
+    client = make_app(make_settings(dead_redis_url(), key_prefix)).test_client()
     for path in ("/api/streams", "/api/streams/x", "/api/events"):
         assert_problem(client.get(path, headers=auth()), 503)
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from webhook_service.diagnostics.facts import RejectionStats, WebhooksFacts
-from webhook_service.diagnostics.webhooks import diagnose_webhooks, normalise_url
+from webhook_service.diagnostics.webhooks import diagnose_webhooks
 from webhook_service.livepeer.facts import ApiWebhook, WebhookLogEntry
 
 NOW = 1_700_000_000_000
@@ -378,26 +378,6 @@ def test_secrets_in_urls_stay_out_of_the_verdict() -> None:
     text = json.dumps(verdict.as_dict())
     assert "s3cret" not in text
     assert verdict.evidence["public_url"] == URL
-
-
-@pytest.mark.parametrize(
-    ("url", "expected"),
-    [
-        ("HTTPS://Hooks.Example.COM/webhooks/livepeer/", URL),
-        (URL, URL),
-        ("https://hooks.example.com", "https://hooks.example.com"),
-        ("https://hooks.example.com/", "https://hooks.example.com"),
-        ("https://h.example/Path/", "https://h.example/Path"),
-        ("https://h.example/x//", "https://h.example/x/"),
-        ("https://h.example/x/?a=B", "https://h.example/x?a=B"),
-        ("https://User@H.example/x", "https://User@h.example/x"),
-        ("http://[::1", "http://[::1"),
-        ("", ""),
-    ],
-)
-def test_normalise_url(url: str, expected: str) -> None:
-    """normalise_url lowercases scheme and host, strips one trailing slash, and never raises."""
-    assert normalise_url(url) == expected
 
 
 HOSTILE = [

@@ -17,7 +17,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fake_livepeer import FAKE_API_KEY
 from helpers import auth, dead_redis_url, make_settings, now_ms, post_delivery, signed
 
-from webhook_service import create_app
 from webhook_service.config import Secret
 
 PUBLIC_URL = "https://93.184.216.34/webhooks/livepeer"  # a literal public IP: no DNS needed
@@ -26,7 +25,7 @@ PUBLIC_URL = "https://93.184.216.34/webhooks/livepeer"  # a literal public IP: n
 class Harness:
     """An app wired to the fake Livepeer (or to no API), plus helpers to feed and ask it."""
 
-    def __init__(self, redis_url, key_prefix, fake, *, api=True, **overrides):
+    def __init__(self, make_app, redis_url, key_prefix, fake, *, api=True, **overrides):
         settings = make_settings(
             redis_url,
             key_prefix,
@@ -36,7 +35,7 @@ class Harness:
             probe_timeout_seconds=1.0,
             **overrides,
         )
-        self.client = create_app(settings).test_client()
+        self.client = make_app(settings).test_client()
         self.fake = fake
 
     def deliver(self, event, stream_id, created_at=None, **extra):
@@ -77,8 +76,8 @@ class Harness:
 
 
 @pytest.fixture
-def make(redis_url, key_prefix, fake):
-    return lambda **kw: Harness(redis_url, key_prefix, fake, **kw)
+def make(make_app, redis_url, key_prefix, fake):
+    return lambda **kw: Harness(make_app, redis_url, key_prefix, fake, **kw)
 
 
 def codes(verdict, expected):
@@ -199,13 +198,13 @@ def test_hls_first_segment_pending_then_no_segments(make, fake):
     codes(h.check("h-old", "hls"), "hls.no_segments")
 
 
-def test_hls_unreachable(redis_url, key_prefix, fake):
+def test_hls_unreachable(make_app, redis_url, key_prefix, fake):
     """A CDN that refuses connections: unreachable."""
-    h = Harness(redis_url, key_prefix, fake, api=False)
+    h = Harness(make_app, redis_url, key_prefix, fake, api=False)
     settings = make_settings(
         redis_url, key_prefix, livepeer_playback_url=dead_redis_url().replace("redis", "http")[:-2]
     )
-    h.client = create_app(settings).test_client()
+    h.client = make_app(settings).test_client()
     h.deliver("stream.started", "h-down")
     codes(h.check("h-down", "hls"), "hls.unreachable")
 
@@ -472,10 +471,10 @@ def test_webhooks_silent_then_ok(make):
     codes(h.webhooks(), "webhooks.ok")
 
 
-def test_webhooks_unknown_when_redis_is_down(redis_url, key_prefix, fake):
+def test_webhooks_unknown_when_redis_is_down(make_app, redis_url, key_prefix, fake):
     """No counters and no API: unknown, never a 5xx."""
     settings = make_settings(dead_redis_url(), key_prefix)
-    client = create_app(settings).test_client()
+    client = make_app(settings).test_client()
     response = client.get("/api/diagnosis/webhooks", headers=auth())
     assert response.status_code == 200
     codes(response.get_json(), "webhooks.unknown")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 from helpers import dead_redis_url, make_settings
 
-from webhook_service import create_app
-
 
 def test_healthz_and_readyz_with_redis(client):
     """Both answer 200 while Redis is up."""
@@ -14,9 +12,9 @@ def test_healthz_and_readyz_with_redis(client):
     assert client.get("/readyz").get_json() == {"status": "ready", "redis": "ok"}
 
 
-def test_readyz_is_503_and_healthz_200_when_redis_is_down(key_prefix):
+def test_readyz_is_503_and_healthz_200_when_redis_is_down(make_app, key_prefix):
     """Readiness fails with Redis; liveness does not touch it."""
-    client = create_app(make_settings(dead_redis_url(), key_prefix)).test_client()
+    client = make_app(make_settings(dead_redis_url(), key_prefix)).test_client()
     assert client.get("/healthz").status_code == 200
     response = client.get("/readyz")
     assert response.status_code == 503 and response.mimetype == "application/problem+json"

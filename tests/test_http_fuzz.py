@@ -25,11 +25,12 @@ from helpers import (
 )
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from services import service
 from test_server import SECRET as SERVER_SECRET
 from test_server import TOKEN, Server, request, server_env
 
-from webhook_service import create_app
 from webhook_service.ingest.signature import format_header
+from webhook_service.store import Store
 
 INGEST = "/webhooks/livepeer"
 MIN_MS, MAX_MS = 100_000_000_000, 253_402_300_800_000  # events.EpochMs: [min, max)
@@ -196,9 +197,9 @@ def test_a_thousand_headers(client):
 
 
 @pytest.fixture
-def dead_redis_client(key_prefix):
+def dead_redis_client(make_app, key_prefix):
     """A client of an app whose Redis URL points at a port where nothing listens."""
-    return create_app(make_settings(dead_redis_url(), key_prefix)).test_client()
+    return make_app(make_settings(dead_redis_url(), key_prefix)).test_client()
 
 
 @settings(FUZZ, max_examples=50)
@@ -238,7 +239,7 @@ def test_a_body_the_server_cannot_read_is_a_400(client, path, error):
     assert_answer(response, "POST")
     assert response.status_code == 400
     if path == INGEST:
-        counts, _, _ = client.application.extensions["livepeer.store"].delivery_stats(now_ms())
+        counts, _, _ = service(client.application, Store).delivery_stats(now_ms())
         assert counts == {"malformed": 1}
 
 
@@ -266,13 +267,13 @@ EVENTS = ["stream.started", "stream.idle", "recording.ready", "recording.waiting
 
 
 @pytest.fixture
-def offline_app(redis_url, key_prefix):
+def offline_app(make_app, redis_url, key_prefix):
     """An app whose Livepeer API and CDN are a closed local port: diagnosis probes fail fast."""
     dead = f"http://127.0.0.1:{free_port()}"
     settings_ = make_settings(
         redis_url, key_prefix, livepeer_api_url=dead, livepeer_playback_url=dead
     )
-    return create_app(settings_)
+    return make_app(settings_)
 
 
 @settings(FUZZ, max_examples=50)

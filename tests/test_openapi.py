@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import schemathesis
 from helpers import TOKEN, make_settings
 from hypothesis import HealthCheck, given, settings
+from openapi_check import SpecMismatch, check_answer
 from openapi_spec_validator import validate
 from schemathesis.checks import positive_data_acceptance
 
-from webhook_service import create_app
-from webhook_service.telemetry.openapi import UndocumentedRouteError, build_spec
+from webhook_service import close_app, create_app
+from webhook_service.http.openapi import UndocumentedRouteError, build_spec
 
 
 def test_spec_is_valid_openapi_31(client):
-    """/openapi.json validates as OpenAPI 3.1 and lists every route of the app: Flask's and the
-    ingest endpoint that answers ahead of Flask (and does answer POST there)."""
+    """/openapi.json validates as OpenAPI 3.1 and lists every route of the app's URL map, the
+    ingest route among them (and it does answer POST there)."""
     spec = client.get("/openapi.json").get_json()
     validate(spec)
     assert spec["openapi"] == "3.1.0"
@@ -32,6 +35,41 @@ def test_spec_is_valid_openapi_31(client):
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
 
 
+def test_the_document_describes_itself_as_an_object(client):
+    """/openapi.json is documented as the JSON object it is, and its answer validates."""
+    spec = client.get("/openapi.json").get_json()
+    schema = spec["paths"]["/openapi.json"]["get"]["responses"]["200"]["content"]
+    assert schema["application/json"]["schema"]["type"] == "object"
+
+
+class _Answer:
+    """A response as check_answer reads it."""
+
+    def __init__(self, status, body, mimetype="application/json"):
+        self.status_code, self.mimetype, self._body = status, mimetype, json.dumps(body)
+
+    def get_data(self, as_text=False):
+        return self._body
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "mimetype", "says"),
+    [
+        (418, {}, "application/json", "does not list"),
+        (200, {"streams": "nope", "next_cursor": None}, "application/json", "not of type"),
+        (200, {"streams": []}, "application/json", "next_cursor"),
+        (200, {"streams": [], "next_cursor": None}, "text/html", "as text/html"),
+        (401, {"type": "x"}, "application/problem+json", "required"),
+    ],
+)
+def test_the_suite_checks_answers_against_the_document(app, status, body, mimetype, says):
+    """Every test client checks its answers (tests/openapi_check.py): a wrong status, media
+    type or body shape is refused, so the document cannot drift from what routes send."""
+    with pytest.raises(SpecMismatch, match=says):
+        check_answer(app, "GET", "/api/streams", _Answer(status, body, mimetype))
+    check_answer(app, "GET", "/api/streams", _Answer(200, {"streams": [], "next_cursor": None}))
+
+
 def test_an_undocumented_route_is_refused(app):
     """Adding a route without @documented makes spec generation fail, so docs cannot drift."""
     app.add_url_rule("/undocumented", "undocumented", lambda: "x")
@@ -46,6 +84,7 @@ def fuzz_app(redis_url):
     # hundred times and more: the failed-auth limit is tested in test_security.py, not here.
     app = create_app(make_settings(redis_url, prefix, auth_failure_limit=0))
     yield app
+    close_app(app)
     import redis
 
     client = redis.Redis.from_url(redis_url)

@@ -7,7 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from fake_livepeer import HitCounter
+from fake_http import HitCounter
 from helpers import make_settings
 
 from webhook_service.livepeer.probe import Prober

@@ -13,7 +13,6 @@ import pytest
 from helpers import SECRET, auth, dead_redis_url, make_settings, now_ms
 from reconcile_harness import HOOK, MINUTE, FakeClock, Outage
 
-from webhook_service import create_app
 from webhook_service.config import Secret
 from webhook_service.http.schemas import iso_from_ms
 from webhook_service.livepeer.facts import WebhookLogEntry
@@ -353,7 +352,7 @@ def test_needs_the_ops_token(outage):
     assert response.status_code == 401
 
 
-def test_redis_down_is_503(fake, key_prefix):
+def test_redis_down_is_503(make_app, fake, key_prefix):
     """The applied-ids lookup failing on Redis is a 503 with Retry-After."""
     fake.add_webhook("https://93.184.216.34/webhooks/livepeer", HOOK)
     fake.add_log(HOOK, {"id": "e1", "event": "stream.idle", "createdAt": 1}, status=500)
@@ -364,7 +363,7 @@ def test_redis_down_is_503(fake, key_prefix):
         livepeer_api_url=fake.url,
         public_url="https://93.184.216.34/webhooks/livepeer",
     )
-    client = create_app(settings).test_client()
+    client = make_app(settings).test_client()
     since = iso_from_ms(now_ms() - 60 * MINUTE)
     response = client.post("/api/reconcile", json={"since": since}, headers=auth())
     assert response.status_code == 503 and response.headers["Retry-After"]

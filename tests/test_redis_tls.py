@@ -22,17 +22,13 @@ from pathlib import Path
 
 import pytest
 import redis
-from click.testing import CliRunner, Result
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from flask.testing import FlaskClient
 from helpers import SECRET, TOKEN, auth, delivery, free_port, post_delivery
 from redisproc import wait_for_ping
 
-from webhook_service import create_app
-from webhook_service.cli import main
 from webhook_service.config import Settings
 from webhook_service.ingest.events import parse_delivery
 from webhook_service.ingest.stream_update import build_update
@@ -209,19 +205,20 @@ def settings_for(url: str, prefix: str, **extra: str) -> Settings:
     return Settings.from_env(env_for(url, prefix, **extra))
 
 
-def app_client(settings: Settings) -> FlaskClient:
-    app = create_app(settings)
-    app.config["TESTING"] = True
-    return app.test_client()
+@pytest.fixture
+def app_client(make_app):
+    """A test client of an app built on `settings` (closed after the test)."""
+    return lambda settings: make_app(settings).test_client()
 
 
-def check_config(env: dict[str, str]) -> Result:
+@pytest.fixture
+def check_config(runner):
     """Run `livepeer-webhooks check-config` with exactly these settings (others unset)."""
     unset: dict[str, str | None] = {
         name: None
         for name in ("REDIS_SSL_CERT_REQS", "REDIS_CLUSTER", "LIVEPEER_API_KEY", "PUBLIC_URL")
     }
-    return CliRunner().invoke(main, ["check-config"], env={**unset, **env})
+    return lambda env: runner.invoke(["check-config"], env={**unset, **env})
 
 
 def apply_event(store: Store, stream_id: str, event_id: str) -> bool:
@@ -258,7 +255,7 @@ def test_store_over_tls_with_cert_reqs_none(tls_redis, prefix):
     assert [e["id"] for e in store.stream_events("tls-s1", 10)] == ["tls-e1"]
 
 
-def test_app_over_tls_with_cert_reqs_none(tls_redis, prefix):
+def test_app_over_tls_with_cert_reqs_none(app_client, tls_redis, prefix):
     """The whole app accepts a signed delivery and is ready over rediss:// with cert reqs none."""
     client = app_client(settings_for(tls_redis.url(), prefix, REDIS_SSL_CERT_REQS="none"))
     body = delivery(stream_id="tls-app")
@@ -271,7 +268,7 @@ def test_app_over_tls_with_cert_reqs_none(tls_redis, prefix):
     assert stream.status_code == 200 and stream.get_json()["state"] == "active"
 
 
-def test_check_config_passes_with_cert_reqs_none(tls_redis, prefix):
+def test_check_config_passes_with_cert_reqs_none(tls_redis, prefix, check_config):
     """check-config pings the self-signed TLS server when REDIS_SSL_CERT_REQS=none."""
     result = check_config(env_for(tls_redis.url(), prefix, REDIS_SSL_CERT_REQS="none"))
     assert result.exit_code == 0, result.output
@@ -294,7 +291,7 @@ def test_default_cert_reqs_refuses_self_signed_server_quickly_and_clearly(tls_re
     assert "REDIS_SSL_CERT_REQS=none" in message
 
 
-def test_default_cert_reqs_app_is_not_ready(tls_redis, prefix, caplog):
+def test_default_cert_reqs_app_is_not_ready(app_client, tls_redis, prefix, caplog):
     """/readyz is 503 and a delivery 503 + Retry-After; the log line names the certificate."""
     caplog.set_level(logging.WARNING)
     client = app_client(settings_for(tls_redis.url(), prefix))
@@ -307,7 +304,7 @@ def test_default_cert_reqs_app_is_not_ready(tls_redis, prefix, caplog):
     assert any("certificate verification failed" in r.getMessage() for r in caplog.records)
 
 
-def test_check_config_fails_on_self_signed_certificate(tls_redis, prefix):
+def test_check_config_fails_on_self_signed_certificate(tls_redis, prefix, check_config):
     """check-config exits 1 with a FAIL redis line that mentions the certificate."""
     result = check_config(env_for(tls_redis.url(), prefix))
     assert result.exit_code == 1, result.output
@@ -334,7 +331,7 @@ def test_heroku_shaped_url_with_password_works_with_cert_reqs_none(
     ids=["certificate-refused", "wrong-password"],
 )
 def test_password_never_appears_in_errors_or_logs(
-    tls_redis_with_password, pw_prefix, caplog, password, cert_reqs
+    app_client, tls_redis_with_password, pw_prefix, caplog, check_config, password, cert_reqs
 ):
     """A rediss:// URL's password is in no error message, traceback, response, log or CLI line."""
     caplog.set_level(logging.DEBUG)

@@ -16,8 +16,8 @@ import redis
 from helpers import LiveApp, auth, delivery, make_settings, now_ms, post_delivery, signed
 from prometheus_client import REGISTRY
 from redis.cluster import RedisCluster
+from services import service
 
-from webhook_service import create_app
 from webhook_service.ingest.events import parse_delivery
 from webhook_service.ingest.stream_update import build_update
 from webhook_service.store import Store, connect
@@ -218,11 +218,11 @@ def forgotten_total() -> float:
     return REGISTRY.get_sample_value("livepeer_streams_forgotten_total") or 0.0
 
 
-def test_an_accepted_delivery_triggers_a_sweep_after_its_answer(redis_url, key_prefix):
+def test_an_accepted_delivery_triggers_a_sweep_after_its_answer(make_app, redis_url, key_prefix):
     """Over real HTTP: once a delivery is answered, streams past retention are forgotten and
     counted in livepeer_streams_forgotten_total; the delivered stream stays."""
-    app = create_app(make_settings(redis_url, key_prefix, stream_retention_days=30))
-    store = app.extensions["livepeer.store"]
+    app = make_app(make_settings(redis_url, key_prefix, stream_retention_days=30))
+    store = service(app, Store)
     apply(store, "stale", now_ms() - 31 * DAY_MS)
     before = forgotten_total()
     live = LiveApp(app)
@@ -247,7 +247,7 @@ def test_an_accepted_delivery_triggers_a_sweep_after_its_answer(redis_url, key_p
 
 def test_a_rejected_delivery_does_not_sweep(client, app):
     """Only accepted deliveries pay for the sweep: junk from scanners triggers nothing."""
-    store = app.extensions["livepeer.store"]
+    store = service(app, Store)
     apply(store, "stale", now_ms() - 400 * DAY_MS)
     response = client.post("/webhooks/livepeer", data=b"{}", headers={"Livepeer-Signature": "x"})
     assert response.status_code == 401
@@ -293,7 +293,7 @@ def test_applied_event_ids_in_large_batches(store):
 
 def test_streams_endpoint_after_forgetting(client, app):
     """GET /api/streams no longer lists a forgotten stream."""
-    store = app.extensions["livepeer.store"]
+    store = service(app, Store)
     apply(store, "gone", T0)
     store.forget_stale_streams(T0, 10)
     assert client.get("/api/streams", headers=auth()).get_json()["streams"] == []

@@ -25,12 +25,11 @@ from helpers import (
     signed,
 )
 
-from webhook_service import create_app
 from webhook_service.config import ConfigError, Secret, Settings
 from webhook_service.http import auth as auth_module
+from webhook_service.http.openapi import build_spec
 from webhook_service.http.security import HSTS, SECURITY_HEADERS, client_bucket
 from webhook_service.ingest import signature
-from webhook_service.telemetry.openapi import build_spec
 
 INGEST = "/webhooks/livepeer"
 LIMIT = 3
@@ -48,21 +47,19 @@ def assert_problem(response, status):
 
 
 @pytest.fixture
-def make_app(redis_url, key_prefix):
-    """A factory of apps on this test's key prefix, with settings overridden."""
+def app_with(make_app, redis_url, key_prefix):
+    """A factory of apps on this test's key prefix (or `url`), with settings overridden."""
 
-    def make(**overrides):
-        app = create_app(make_settings(redis_url, key_prefix, **overrides))
-        app.config["TESTING"] = True
-        return app
+    def make(url=None, **overrides):
+        return make_app(make_settings(url or redis_url, key_prefix, **overrides))
 
     return make
 
 
 @pytest.fixture
-def limited(make_app):
+def limited(app_with):
     """A client of an app that blocks an address after LIMIT wrong credentials."""
-    return make_app(auth_failure_limit=LIMIT).test_client()
+    return app_with(auth_failure_limit=LIMIT).test_client()
 
 
 def from_addr(addr, headers=None):
@@ -217,12 +214,12 @@ def listener():
     thread.join(5)
 
 
-def test_probes_never_go_to_a_host_named_in_a_request(make_app, listener):
+def test_probes_never_go_to_a_host_named_in_a_request(app_with, listener):
     """URLs and hosts in a request body, a header, or a delivery's fields are never contacted:
     diagnosis probes go to the configured API and CDN only (here a closed port)."""
     target, hits = listener
     dead = f"http://127.0.0.1:{free_port()}"
-    app = make_app(
+    app = app_with(
         livepeer_api_url=dead, livepeer_playback_url=dead, livepeer_api_key=Secret("api-key")
     )
     client = app.test_client()
@@ -357,18 +354,18 @@ def test_missing_credentials_are_not_counted(limited):
     assert limited.get("/api/streams", headers=auth()).status_code == 200
 
 
-def test_the_block_ends_with_its_window(make_app):
+def test_the_block_ends_with_its_window(app_with):
     """Once the window (from the first failure) has passed, the address is served again."""
-    client = make_app(auth_failure_limit=1, auth_failure_window_seconds=1).test_client()
+    client = app_with(auth_failure_limit=1, auth_failure_window_seconds=1).test_client()
     assert_problem(client.get("/api/streams", headers=auth("wrong")), 401)
     assert_problem(client.get("/api/streams", headers=auth()), 429)
     time.sleep(1.2)
     assert client.get("/api/streams", headers=auth()).status_code == 200
 
 
-def test_every_api_route_is_behind_the_limit(make_app):
+def test_every_api_route_is_behind_the_limit(app_with):
     """Every route under /api, whatever its blueprint or method, refuses a blocked address."""
-    app = make_app(auth_failure_limit=1)
+    app = app_with(auth_failure_limit=1)
     client = app.test_client()
     client.get("/api/streams", headers=auth("wrong"))
     checked = 0
@@ -390,10 +387,10 @@ def test_the_openapi_document_names_the_429_of_api_routes_only(client):
             assert ("429" in operation["responses"]) is path.startswith("/api/"), path
 
 
-def test_the_ingest_route_is_never_rate_limited(make_app):
+def test_the_ingest_route_is_never_rate_limited(app_with):
     """A hundred bad deliveries from one address are each a 401, never a 429 (Livepeer drops
     deliveries on a 4xx, so a 429 would lose events); a good one is accepted afterwards."""
-    client = make_app(auth_failure_limit=1).test_client()
+    client = app_with(auth_failure_limit=1).test_client()
     body = delivery()
     raw, _ = signed(body)
     for n in range(100):
@@ -402,17 +399,17 @@ def test_the_ingest_route_is_never_rate_limited(make_app):
     assert post_delivery(client, body).status_code == 200
 
 
-def test_metrics_token_failures_are_not_limited(make_app):
+def test_metrics_token_failures_are_not_limited(app_with):
     """The limiter guards /api only: /metrics keeps answering 401 to a wrong METRICS_TOKEN."""
-    client = make_app(auth_failure_limit=1, metrics_token=Secret("metrics-token")).test_client()
+    client = app_with(auth_failure_limit=1, metrics_token=Secret("metrics-token")).test_client()
     for _ in range(5):
         assert_problem(client.get("/metrics", headers=auth("wrong")), 401)
     assert client.get("/metrics", headers=auth("metrics-token")).status_code == 200
 
 
-def test_the_limiter_fails_open_when_redis_is_down(key_prefix):
+def test_the_limiter_fails_open_when_redis_is_down(app_with, key_prefix):
     """Without Redis, wrong tokens stay 401 (never 429 or 500) and a right one reaches the route."""
-    app = create_app(make_settings(dead_redis_url(), key_prefix, auth_failure_limit=1))
+    app = app_with(dead_redis_url(), auth_failure_limit=1)
     client = app.test_client()
     for _ in range(3):
         assert_problem(client.get("/api/streams", headers=auth("wrong")), 401)
@@ -465,9 +462,9 @@ def test_limit_settings_come_from_the_environment():
             Settings.from_env({**base, **bad})
 
 
-def test_a_disabled_limit_never_blocks(make_app):
+def test_a_disabled_limit_never_blocks(app_with):
     """AUTH_FAILURE_LIMIT=0: wrong tokens stay 401 however many come."""
-    client = make_app(auth_failure_limit=0).test_client()
+    client = app_with(auth_failure_limit=0).test_client()
     for _ in range(40):
         assert_problem(client.get("/api/streams", headers=auth("wrong")), 401)
     assert client.get("/api/streams", headers=auth()).status_code == 200

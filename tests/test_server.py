@@ -390,6 +390,8 @@ def test_sigterm_finishes_the_in_flight_delivery_and_exits_0(
         client.close()
     assert stored.get("state") == "active", stored
     assert server.wait(EXIT_TIMEOUT) == 0, server.log()[-3000:]
+    closed = [r for r in server.records() if r.get("message", "").startswith("closed the app's")]
+    assert len(closed) == 2, "each of the 2 workers closes its pools as it exits"
 
 
 @pytest.mark.parametrize("missing", ["LIVEPEER_WEBHOOK_SECRET", "OPS_API_TOKEN"])

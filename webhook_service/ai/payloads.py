@@ -11,7 +11,7 @@ import struct
 import wave
 import zlib
 
-import urllib3
+from urllib3.filepost import encode_multipart_formdata
 
 from webhook_service.diagnostics.ai import MULTIPART_PIPELINES, warm_model
 
@@ -85,4 +85,4 @@ def minimal_request(pipeline: str, model_id: str | None) -> tuple[bytes, str]:
         fields["image"] = ("red.png", tiny_png(), "image/png")
     if model_id:
         fields["model_id"] = model_id
-    return urllib3.encode_multipart_formdata(fields)
+    return encode_multipart_formdata(fields)

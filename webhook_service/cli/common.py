@@ -6,6 +6,7 @@ import os
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Collection
 from typing import Any, NoReturn
 
 import click
@@ -14,6 +15,20 @@ from webhook_service.config import ConfigError, Settings
 from webhook_service.ingest.samples import signed_request
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# Settings fields by what a subcommand talks to: it reads only the variables it uses.
+REDIS_SETTINGS = (
+    "redis_url",
+    "redis_cluster",
+    "redis_ssl_cert_reqs",
+    "redis_key_prefix",
+    "redis_timeout_seconds",
+)
+API_SETTINGS = (
+    "livepeer_api_key",
+    "livepeer_api_url",
+    "livepeer_playback_url",
+    "probe_allowed_hosts",
+)
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -21,23 +36,29 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     sys.exit(code)
 
 
-def load_settings() -> Settings:
+def load_settings(only: Collection[str] | None = None) -> Settings:
+    """Settings from the environment (only the `only` fields: see Settings.from_env).
+
+    A missing or bad value is one line on stderr naming the variable, and exit 2.
+    """
     try:
-        return Settings.from_env(os.environ)
+        return Settings.from_env(os.environ, only=only)
     except ConfigError as error:
         fail(str(error))
 
 
 def first_secret() -> str:
     """The secret deliveries are signed with: the first of LIVEPEER_WEBHOOK_SECRET."""
-    secret = os.environ.get("LIVEPEER_WEBHOOK_SECRET", "").split(",")[0].strip()
-    if not secret:
-        fail("LIVEPEER_WEBHOOK_SECRET is not set: the delivery must be signed with it")
-    return secret
+    return load_settings(only=("webhook_secrets",)).webhook_secrets[0].reveal()
 
 
 def default_url() -> str:
-    return f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/webhooks/livepeer"
+    """The local service's webhook URL, on $PORT: the default of --url."""
+    try:
+        port = Settings.from_env(os.environ, only=("port",)).port
+    except ConfigError as error:
+        fail(f"{error} (it makes the default --url; or pass --url)")
+    return f"http://127.0.0.1:{port}/webhooks/livepeer"
 
 
 def post_signed(url: str, body: dict[str, Any], secret: str) -> tuple[int, str]:

@@ -8,10 +8,11 @@ import time
 import click
 
 from webhook_service.cli.common import EXIT_FAILED, EXIT_USAGE
-from webhook_service.config import ConfigError, Settings
+from webhook_service.config import LOG_FORMATS, ConfigError, Settings
 from webhook_service.livepeer.api import LivepeerApi
 from webhook_service.livepeer.probe import Prober
 from webhook_service.store import StorageError, Store, connect
+from webhook_service.urls import same_url
 
 
 def _line(ok: bool | None, what: str, detail: str) -> None:
@@ -45,13 +46,10 @@ def _check_api(settings: Settings) -> bool:
     hooks = result.value
     _line(True, "livepeer api", f"key accepted; {len(hooks)} webhook(s) registered")
     if settings.public_url:
-        ours = [h for h in hooks if h.url.rstrip("/").lower() == settings.public_url.lower()]
-        _line(
-            bool(ours),
-            "webhook registration",
-            f"PUBLIC_URL {'is' if ours else 'is not'} registered in Livepeer Studio",
-        )
-        return bool(ours)
+        ours = any(same_url(h.url, settings.public_url) for h in hooks)
+        state = "is" if ours else "is not"
+        _line(ours, "webhook registration", f"PUBLIC_URL {state} registered in Livepeer Studio")
+        return ours
     return True
 
 
@@ -59,8 +57,9 @@ def _check_api(settings: Settings) -> bool:
 def check_config() -> None:
     """Validate the environment, ping Redis and, with LIVEPEER_API_KEY, call the Livepeer API.
 
-    Prints one line per check; never prints a secret. Exit 0 when all checks pass, 1 when
-    Redis or the API fails, 2 when the configuration itself is invalid.
+    Reads every variable in docs/configuration.md. Prints one line per check; never prints a
+    secret. Exit 0 when all checks pass, 1 when Redis or the API fails, 2 when the
+    configuration itself is invalid.
 
     \b
     Examples:
@@ -76,6 +75,9 @@ def check_config() -> None:
     _line(
         True, "configuration", f"{secrets} webhook secret(s), {len(settings.ops_tokens)} token(s)"
     )
+    if settings.log_format not in LOG_FORMATS:
+        # Not an error: the service still starts, and logs JSON.
+        click.echo(f"warn LOG_FORMAT: {settings.log_format!r} is not json or text: logs are JSON")
     results = [_check_redis(settings), _check_api(settings)]
     if not all(results):
         raise SystemExit(EXIT_FAILED)

@@ -9,6 +9,7 @@ import click
 
 from webhook_service.cli.common import EXIT_FAILED, default_url, first_secret, post_signed
 from webhook_service.ingest.samples import build_delivery
+from webhook_service.times import now_ms
 
 URL_OPTION = click.option(
     "--url",
@@ -30,10 +31,6 @@ LIFECYCLE: tuple[tuple[str, float], ...] = (
 )
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 @click.command("send-test-event")
 @URL_OPTION
 @click.option("--event", "event_name", default="stream.started", show_default=True)
@@ -50,7 +47,7 @@ def send_test_event(
       livepeer-webhooks send-test-event --event stream.idle --stream-id my-stream
     """
     secret = first_secret()
-    now = _now_ms()
+    now = now_ms()
     body = build_delivery(event_name, stream_id or str(uuid.uuid4()), now, now, session_id)
     stream = body.get("stream", {}).get("id")
     click.echo(f"POST {url} event={event_name} id={body['id']} stream={stream}")
@@ -89,7 +86,7 @@ def simulate(url: str, stream_id: str | None, speed: float) -> None:
     failures = 0
     for event_name, wait in LIFECYCLE:
         time.sleep(wait / speed)
-        now = _now_ms()
+        now = now_ms()
         body = build_delivery(event_name, stream_id, now, now, session_id)
         status, text = post_signed(url, body, secret)
         click.echo(f"{event_name:<20} {status} {text.strip()}")

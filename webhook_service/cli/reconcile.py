@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import time
-
 import click
 
-from webhook_service.cli.common import EXIT_FAILED, EXIT_USAGE, fail, load_settings
+from webhook_service.cli.common import (
+    API_SETTINGS,
+    EXIT_FAILED,
+    EXIT_USAGE,
+    REDIS_SETTINGS,
+    fail,
+    load_settings,
+)
 from webhook_service.config import Settings
-from webhook_service.http.schemas import iso_from_ms
 from webhook_service.livepeer.api import LivepeerApi
 from webhook_service.livepeer.probe import Prober
 from webhook_service.reconcile.plan import Candidate, parse_since
@@ -21,6 +25,7 @@ from webhook_service.reconcile.runner import (
     Reconciler,
 )
 from webhook_service.store import StorageError, Store, connect
+from webhook_service.times import iso_from_ms, now_ms
 
 _LABELS: dict[Outcome, str] = {
     "would_resend": "would resend",
@@ -90,9 +95,9 @@ def reconcile(
       livepeer-webhooks reconcile --since 2026-11-25T18:00:00Z
       livepeer-webhooks reconcile --since 3d --webhook-id 4f1c… --rate 2
     """
-    settings = load_settings()
+    settings = load_settings(only=(*REDIS_SETTINGS, *API_SETTINGS, "public_url"))
     try:
-        since = parse_since(since_text, time.time_ns() // 1_000_000)
+        since = parse_since(since_text, now_ms())
     except ValueError as error:
         fail(f"--since: {error}")
     reconciler = _reconciler(settings)

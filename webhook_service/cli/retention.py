@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import click
 
-from webhook_service.cli.common import EXIT_FAILED, fail, load_settings
-from webhook_service.http.schemas import iso_from_ms
+from webhook_service.cli.common import EXIT_FAILED, REDIS_SETTINGS, fail, load_settings
 from webhook_service.store import StorageError, Store, connect
+from webhook_service.times import iso_from_ms, now_ms
 
 BATCH = 500
 
@@ -41,11 +39,12 @@ def forget_stale(days: int | None, limit: int) -> None:
     # Imported here: metrics (through retention) must not load before `serve` configures them.
     from webhook_service.store.retention import DAY_MS, Sweeper
 
-    settings = load_settings()
+    # Only what it uses: never the webhook secret or the ops token.
+    settings = load_settings(only=REDIS_SETTINGS + (() if days else ("stream_retention_days",)))
     if settings.redis_url is None:
         fail("REDIS_URL is not set: there is no Redis to clean up")
     days = days or settings.stream_retention_days
-    now = time.time_ns() // 1_000_000
+    now = now_ms()
     total = 0
     try:
         sweeper = Sweeper(Store(connect(settings), settings.redis_key_prefix), days)

@@ -20,8 +20,8 @@ def serve(host: str) -> None:
     """Run the production server (gunicorn, gthread workers) on $PORT.
 
     \b
-    Reads configuration from the environment (see README). Without REDIS_URL it starts an
-    embedded redis-server for all workers and stops it on exit.
+    Reads configuration from the environment (docs/configuration.md). Without REDIS_URL it
+    starts an embedded redis-server for all workers and stops it on exit.
     \b
     Example:
       LIVEPEER_WEBHOOK_SECRET=... OPS_API_TOKEN=... REDIS_URL=redis://localhost:6379/0 \\
@@ -31,7 +31,7 @@ def serve(host: str) -> None:
 
     settings = load_settings()
     try:
-        run_server(settings, host=host, log_format=os.environ.get("LOG_FORMAT", "json"))
+        run_server(settings, host=host, log_format=settings.log_format)
     except EmbeddedRedisError as error:
         fail(str(error))
 
@@ -97,6 +97,6 @@ def dev(host: str) -> None:
     from webhook_service.cli.server import serve as run_server
 
     try:
-        run_server(settings, host=host, log_format=os.environ["LOG_FORMAT"])
+        run_server(settings, host=host, log_format=settings.log_format)
     except EmbeddedRedisError as error:
         fail(str(error))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import time
 from pathlib import Path
 
 import click
 
-from webhook_service.cli.common import EXIT_FAILED, fail
+from webhook_service.cli.common import EXIT_FAILED, load_settings
 from webhook_service.ingest.explain import explain
+from webhook_service.times import now_ms as current_ms
 
 
 @click.command("verify-signature")
@@ -34,13 +33,10 @@ def verify_signature(header: str, body_file: Path, now_ms: int | None) -> None:
       livepeer-webhooks verify-signature --header 't=1764086400000,v1=33…' --body-file body.json
       livepeer-webhooks verify-signature --header "$SIG" --body-file body.json --now 1764086400000
     """
-    secrets = [s.strip() for s in os.environ.get("LIVEPEER_WEBHOOK_SECRET", "").split(",")]
-    secrets = [s for s in secrets if s]
-    if not secrets:
-        fail("LIVEPEER_WEBHOOK_SECRET is not set: nothing to verify against")
-    tolerance = int(os.environ.get("WEBHOOK_TOLERANCE_SECONDS", "300") or 300)
-    now = now_ms if now_ms is not None else time.time_ns() // 1_000_000
-    report = explain(body_file.read_bytes(), header, secrets, now, tolerance)
+    settings = load_settings(only=("webhook_secrets", "tolerance_seconds"))
+    secrets = [secret.reveal() for secret in settings.webhook_secrets]
+    now = now_ms if now_ms is not None else current_ms()
+    report = explain(body_file.read_bytes(), header, secrets, now, settings.tolerance_seconds)
     for finding in report.findings:
         click.echo(finding)
     click.echo("VALID: the service would accept this delivery." if report.valid else "INVALID.")

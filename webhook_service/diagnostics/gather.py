@@ -1,96 +1,219 @@
-"""Gather the facts each check decides on: Redis, the Livepeer API and the CDN, in parallel.
+"""Gather the facts of each check from its sources, calls in parallel where they can be.
 
-Every outside call runs under one deadline per diagnosis (about 3 s a call, 9 s in all), in a
-shared thread pool, so a hanging API or CDN costs an operator seconds and never blocks ingest.
-Sources that fail become `*_error` facts; the pure checks turn those into `<check>.unknown`.
+One function per check: it returns that check's facts (diagnostics/facts.py) and decides
+nothing. Sources that fail become `*_error` facts; the pure checks turn those into
+`<check>.unknown`.
 """
 
 from __future__ import annotations
 
-import socket
-import time
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
-from typing import Any, TypeVar
-from urllib.parse import urljoin, urlsplit
+from typing import Any
 
-import m3u8
-
-from webhook_service.config import Settings
-from webhook_service.diagnostics.facts import LocalStream, TimelineFacts
-from webhook_service.diagnostics.webhooks import normalise_url
-from webhook_service.livepeer.api import ApiResult, LivepeerApi
-from webhook_service.livepeer.facts import ApiSession, HttpResult
-from webhook_service.livepeer.probe import Prober
-from webhook_service.store import StorageError, Store
-
-T = TypeVar("T")
-DIAGNOSIS_SECONDS = 9.0
-NO_API: ApiResult[Any] = ApiResult()
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-@dataclass
-class Sources:
-    """Everything a gather step may consult; one per app."""
-
-    settings: Settings
-    store: Store
-    api: LivepeerApi | None
-    prober: Prober
-    pool: ThreadPoolExecutor
-
-    def deadline(self) -> float:
-        return time.monotonic() + DIAGNOSIS_SECONDS
-
-    def submit(self, call: Callable[[], T]) -> Future[T]:
-        return self.pool.submit(call)
-
-    def api_call(self, call: Callable[[LivepeerApi], ApiResult[T]]) -> Future[ApiResult[T]]:
-        """Run an API call in the pool; without an API key the result is empty (no error)."""
-        api = self.api
-        if api is None:
-            done: Future[ApiResult[T]] = Future()
-            done.set_result(NO_API)
-            return done
-        return self.pool.submit(call, api)
+from webhook_service.diagnostics.facts import (
+    HlsFacts,
+    LocalStream,
+    PlaybackFacts,
+    RecordingFacts,
+    RejectionStats,
+    RtmpFacts,
+    TimelineFacts,
+    WebhooksFacts,
+)
+from webhook_service.diagnostics.liveness import liveness
+from webhook_service.diagnostics.sources import (
+    Sources,
+    fetch_playlists,
+    local_stream,
+    resolve_host,
+    result,
+)
+from webhook_service.livepeer.facts import ApiSession, ApiStream, WebhookLogEntry
+from webhook_service.livepeer.results import ApiResult, StreamResult
+from webhook_service.reconcile.plan import failed_candidates
+from webhook_service.store import StorageError
+from webhook_service.times import now_ms
 
 
-def result(future: Future[ApiResult[T]], deadline: float) -> ApiResult[T]:
-    """The call's result, or an error result if it outlived the deadline."""
-    try:
-        return future.result(timeout=max(0.0, deadline - time.monotonic()) + 0.5)
-    except FutureTimeout:
-        return ApiResult(error="deadline exceeded")
-
-
-def local_stream(store: Store, stream_id: str) -> tuple[LocalStream | None, str | None]:
-    """This service's record of the stream, or (None, error) when Redis failed."""
-    try:
-        record = store.get_stream(stream_id)
-    except StorageError as error:
-        return None, str(error)
-    if record is None:
-        return None, None
-    return (
-        LocalStream(
-            id=stream_id,
-            state=record["state"],
-            playback_id=record["playback_id"],
-            record=record["record"],
-            playback_policy=record["playback_policy"],
-            playback_policy_webhook_id=record["playback_policy_webhook_id"],
-            last_started_at_ms=record["last_started_at"],
-            last_idle_at_ms=record["last_idle_at"],
-            sessions=tuple(record["sessions"]),
-        ),
-        None,
+def gather_rtmp(s: Sources, stream_id: str | None, key: str | None, url: str | None) -> RtmpFacts:
+    """Would the encoder's push be accepted? By stream id, or by key alone."""
+    deadline = s.deadline()
+    local = local_stream(s.store, stream_id) if stream_id else None
+    if stream_id is not None:
+        found = s.api_stream(stream_id, deadline, key)
+    elif key is not None and s.api is not None:
+        found = s.api.get_stream_by_key(key, deadline=deadline)
+        if found.value is not None:
+            local = local_stream(s.store, found.value.id)
+    else:
+        found = StreamResult()
+    return RtmpFacts(
+        stream_id=stream_id or (found.value.id if found.value else None),
+        local=local,
+        api_configured=s.api is not None,
+        api_stream=found.value,
+        api_not_found=found.not_found,
+        api_error=found.error,
+        key_given=key is not None,
+        key_matches=True if (stream_id is None and found.value) else found.key_matches,
+        key_last4=key[-4:] if key and len(key) >= 8 else None,
+        ingest_url=url,
+        ingest_hosts=s.settings.rtmp_ingest_hosts,
     )
+
+
+def gather_hls(s: Sources, stream_id: str) -> HlsFacts:
+    """Liveness, the playback id and the playlists the CDN serves for it."""
+    deadline = s.deadline()
+    local = local_stream(s.store, stream_id)
+    found = s.api_stream(stream_id, deadline)
+    live = liveness(found.value, local)
+    playback_id = (found.value.playback_id if found.value else None) or (
+        local.playback_id if local else None
+    )
+    master = rendition = None
+    if playback_id:
+        url = s.playback_url(playback_id, deadline)
+        master, rendition = fetch_playlists(s.prober, url, deadline)
+    return HlsFacts(
+        stream_id=stream_id,
+        now_ms=now_ms(),
+        first_segment_seconds=s.settings.hls_first_segment_seconds,
+        live=live.live,
+        live_source=live.source,
+        live_since_ms=live.since_ms,
+        playback_id=playback_id,
+        master=master,
+        rendition=rendition,
+        api_error=found.error,
+    )
+
+
+def gather_playback(s: Sources, stream_id: str, jwt: str | None) -> PlaybackFacts:
+    """The playback policy, the account's signing keys and the access-control webhook."""
+    deadline = s.deadline()
+    local = local_stream(s.store, stream_id)
+    keys_future = s.api_call(lambda api: api.list_signing_keys(deadline=deadline))
+    found = s.api_stream(stream_id, deadline)
+    api_stream = found.value
+    policy, source = _policy(api_stream, local)
+    webhook_id = (api_stream.playback_policy_webhook_id if api_stream else None) or (
+        local.playback_policy_webhook_id if local else None
+    )
+    hook: ApiResult[Any] = ApiResult()
+    if policy == "webhook" and webhook_id and s.api is not None:
+        hook = s.api.get_webhook(webhook_id, deadline=deadline)
+    keys = result(keys_future, deadline)
+    return PlaybackFacts(
+        stream_id=stream_id,
+        now_ms=now_ms(),
+        playback_id=(api_stream.playback_id if api_stream else None)
+        or (local.playback_id if local else None),
+        policy=policy,
+        policy_source=source,
+        jwt=jwt,
+        signing_keys=keys.value,
+        webhook_id=webhook_id,
+        webhook=hook.value,
+        webhook_missing=hook.not_found,
+        public_url=s.settings.public_url,
+        api_configured=s.api is not None,
+        api_error=found.error or hook.error,
+    )
+
+
+def gather_recording(s: Sources, stream_id: str) -> RecordingFacts:
+    """The latest session as the API, the stored deliveries and the timeline describe it."""
+    deadline = s.deadline()
+    sessions_future = s.api_call(lambda api: api.list_sessions(stream_id, deadline=deadline))
+    local = local_stream(s.store, stream_id)
+    found = s.api_stream(stream_id, deadline)
+    sessions = result(sessions_future, deadline)
+    stored = local.sessions if local else ()
+    latest_id, created, api_session, stored_session = latest_session(sessions.value, stored)
+    try:
+        events = s.store.stream_events(stream_id, 100)
+        failed = s.store.failed_assets([latest_id] if latest_id else [])
+    except StorageError:
+        events, failed = [], {}
+    api_stream = found.value
+    return RecordingFacts(
+        stream_id=stream_id,
+        now_ms=now_ms(),
+        ready_timeout_seconds=s.settings.recording_ready_timeout_seconds,
+        record=_record_flag(api_stream, local),
+        live=liveness(api_stream, local).live,
+        latest_session_id=latest_id,
+        latest_session_created_ms=created,
+        api_session=api_session,
+        stored_session=stored_session,
+        timeline=timeline_facts(local, events, failed),
+        api_configured=s.api is not None,
+        api_error=found.error or sessions.error,
+    )
+
+
+def gather_webhooks(s: Sources) -> WebhooksFacts:
+    """This receiver's delivery counters, PUBLIC_URL's addresses, our webhook and its log."""
+    deadline = s.deadline()
+    public_url = s.settings.public_url
+    now = now_ms()
+    addresses, dns_error = (
+        resolve_host(public_url, deadline, s.pool) if public_url else (None, None)
+    )
+    try:
+        counts, last, accepted = s.store.delivery_stats(now)
+        rejections: RejectionStats | None = RejectionStats(counts, last, accepted)
+    except StorageError:
+        rejections = None
+    hook, lookup_error, log = None, None, None
+    if public_url and s.api is not None:
+        found = s.api.find_webhook(public_url, deadline=deadline)
+        hook, lookup_error = found.value, found.error
+        if hook is not None:
+            page = s.api.webhook_log(hook.id, deadline=deadline, limit=20)
+            log = page.value.entries if page.value else None
+    return WebhooksFacts(
+        now_ms=now,
+        silent_seconds=s.settings.webhook_silent_seconds,
+        public_url=public_url,
+        public_url_addresses=addresses,
+        public_url_error=dns_error,
+        rejections=rejections,
+        webhook=hook,
+        webhook_lookup_error=lookup_error,
+        recent_log=log,
+        api_configured=s.api is not None,
+        **_missing_from_log(s, log),
+    )
+
+
+def _missing_from_log(s: Sources, log: tuple[WebhookLogEntry, ...] | None) -> dict[str, Any]:
+    """How many failed deliveries of the log page never reached Redis, and since when:
+    chosen as `reconcile` chooses them, so its command recovers exactly these."""
+    if log is None:
+        return {}
+    candidates = failed_candidates(log, since_ms=0)
+    try:
+        applied = s.store.applied_event_ids([(c.event_id, c.stream_id) for c in candidates])
+    except StorageError:
+        return {}
+    missing = [c.created_at_ms for c in candidates if c.event_id not in applied]
+    return {"missing_from_log": len(missing), "missing_since_ms": min(missing, default=None)}
+
+
+def _policy(api: ApiStream | None, local: LocalStream | None) -> tuple[str | None, str | None]:
+    """The playback policy and where it came from; the API wins over deliveries."""
+    if api is not None and api.playback_policy:
+        return api.playback_policy, "api"
+    if local is not None and local.playback_policy:
+        return local.playback_policy, "webhooks"
+    return None, None
+
+
+def _record_flag(api: ApiStream | None, local: LocalStream | None) -> bool | None:
+    if api is not None and api.record is not None:
+        return api.record
+    return local.record if local else None
 
 
 def timeline_facts(
@@ -135,47 +258,3 @@ def latest_session(
     api = next((s for s in api_sessions or () if s.id == session_id), None)
     kept = next((s for s in stored if s["id"] == session_id), None)
     return session_id, created or None, api, kept
-
-
-def resolve_host(
-    url: str, deadline: float, pool: ThreadPoolExecutor
-) -> tuple[tuple[str, ...] | None, str | None]:
-    """The addresses PUBLIC_URL's host resolves to (as Livepeer would see them), or an error."""
-    host = urlsplit(url).hostname
-    if not host:
-        return None, "PUBLIC_URL has no host"
-    future = pool.submit(socket.getaddrinfo, host, None, type=socket.SOCK_STREAM)
-    try:
-        infos = future.result(timeout=max(0.1, min(3.0, deadline - time.monotonic())))
-    except FutureTimeout:
-        return None, "DNS lookup timed out"
-    except OSError as error:
-        return None, f"DNS lookup failed: {error.strerror or type(error).__name__}"
-    return tuple(sorted({str(info[4][0]) for info in infos})), None
-
-
-def fetch_playlists(
-    prober: Prober, url: str, deadline: float
-) -> tuple[HttpResult, HttpResult | None]:
-    """The master playlist and, when it lists variants, the first rendition playlist."""
-    master = prober.fetch(url, deadline=deadline)
-    body = (master.body or "").lstrip("\ufeff \r\n\t")
-    if master.status != 200 or not body.startswith("#EXTM3U"):
-        return master, None
-    try:
-        playlist = m3u8.loads(body)
-    except Exception:  # noqa: BLE001 - a garbage playlist is a finding, not a crash
-        return master, None
-    if not playlist.is_variant or not playlist.playlists:
-        return master, None
-    rendition_url = urljoin(master.url, playlist.playlists[0].uri)
-    return master, prober.fetch(rendition_url, deadline=deadline)
-
-
-def find_our_webhook(api: LivepeerApi, public_url: str, deadline: float) -> tuple[Any, str | None]:
-    """Our webhook in the API (its url equals PUBLIC_URL after normalising), or an error."""
-    listed = api.list_webhooks(deadline=deadline)
-    if listed.error or listed.value is None:
-        return None, listed.error or "no answer"
-    wanted = normalise_url(public_url)
-    return next((h for h in listed.value if normalise_url(h.url) == wanted), None), None

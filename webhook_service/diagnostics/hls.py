@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import m3u8
 
 from webhook_service.diagnostics.facts import HlsFacts
 from webhook_service.diagnostics.verdict import Status, Verdict, unknown
 from webhook_service.livepeer.facts import HttpResult
+from webhook_service.urls import redact_url
 
 # An #EXT-X-ERROR naming one of these is the edge's access-control denial, not an offline stream.
 ACCESS_WORDS = ("access control", "unauthorised", "unauthorized", "denied", "forbidden")
@@ -106,13 +106,7 @@ def diagnose_hls(facts: HlsFacts) -> Verdict:
             ev["master_status"] = facts.master.status
         return _verdict(facts, "stream_idle", ev)
     if facts.master is None:
-        if facts.playback_id is None:
-            reason = "the stream's playback id is unknown"
-            if facts.api_error is not None:
-                reason += f" (the Livepeer API failed: {facts.api_error})"
-        else:
-            reason = "the CDN was not probed"
-        return unknown("hls", reason, _UNKNOWN_FIX, **ev)
+        return unknown("hls", _not_probed(facts), _UNKNOWN_FIX, **ev)
     fetched = _fetched_playlist(facts, "master", facts.master, ev)
     if isinstance(fetched, Verdict):
         return fetched
@@ -141,6 +135,16 @@ def diagnose_hls(facts: HlsFacts) -> Verdict:
     else:
         reason = "the playlist has no segments, and when the stream went live is unknown"
     return unknown("hls", reason, _UNKNOWN_FIX, **ev)
+
+
+def _not_probed(facts: HlsFacts) -> str:
+    """Why the CDN was not asked: no playback id (and why), or no probe was made."""
+    if facts.playback_id is not None:
+        return "the CDN was not probed"
+    reason = "the stream's playback id is unknown"
+    if facts.api_error is not None:
+        reason += f" (the Livepeer API failed: {facts.api_error})"
+    return reason
 
 
 _UNKNOWN_FIX = (
@@ -231,14 +235,10 @@ def _probe_evidence(probe: _Probe) -> dict[str, Any]:
 
 
 def _strip_query(text: str) -> str:
-    """Drop a query string (it may carry a viewer's token) from a URL or a playlist line."""
+    """A URL or a playlist line without its query string (it may carry a viewer's token)."""
     if text.startswith("#"):
         return text.split("?", 1)[0] + ("?<redacted>" if "?" in text else "")
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return text.split("?", 1)[0]
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    return redact_url(text)
 
 
 def _base_evidence(facts: HlsFacts) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 import jwt
 
@@ -15,7 +14,8 @@ from webhook_service.diagnostics.viewer_token import (
     match_signing_key,
     read_token,
 )
-from webhook_service.http.schemas import iso_from_ms
+from webhook_service.times import iso_from_ms
+from webhook_service.urls import redact_url, same_url
 
 MAX_EXP_AHEAD_MS = 7 * 24 * 3600 * 1000  # the edge refuses an exp more than 7 days ahead
 
@@ -194,15 +194,15 @@ def _diagnose_webhook(facts: PlaybackFacts, ev: dict[str, Any]) -> Verdict:
         return unknown("playback", reason, fix, **ev)
     ev.update(
         webhook_id=hook.id,
-        webhook_url=_safe_url(hook.url),
-        last_triggered_at=_iso(hook.last_triggered_at_ms),
-        last_failure_at=_iso(hook.last_failure_at_ms),
+        webhook_url=_shown(hook.url),
+        last_triggered_at=iso_from_ms(hook.last_triggered_at_ms),
+        last_failure_at=iso_from_ms(hook.last_failure_at_ms),
         last_failure_status=hook.last_failure_status,
         last_failure_error=(hook.last_failure_error or "")[:MAX_TEXT] or None,
     )
     if facts.public_url is not None:
-        ev["public_url"] = _safe_url(facts.public_url)
-        if _same_url(hook.url, facts.public_url):
+        ev["public_url"] = _shown(facts.public_url)
+        if same_url(hook.url, facts.public_url):
             return _verdict(facts, "webhook_points_here", ev)
     failing_at = hook.last_failure_at_ms
     if failing_at is not None and failing_at == hook.last_triggered_at_ms:
@@ -211,34 +211,6 @@ def _diagnose_webhook(facts: PlaybackFacts, ev: dict[str, Any]) -> Verdict:
         problem = f"last call at {ev['last_failure_at']}: {answer}"
         return _verdict(facts, "webhook_failing", ev, problem=problem)
     return _verdict(facts, "webhook_ok", ev)
-
-
-def _same_url(a: str, b: str) -> bool:
-    """Equal after lowercasing scheme and host and dropping a trailing slash (DESIGN.md)."""
-    try:
-        pa, pb = (urlsplit(u.strip()) for u in (a, b))
-    except ValueError:
-        return False
-    same_case = pa.scheme.lower() == pb.scheme.lower() and pa.netloc.lower() == pb.netloc.lower()
-    return same_case and pa.path.rstrip("/") == pb.path.rstrip("/") and pa.query == pb.query
-
-
-def _safe_url(url: str) -> str:
-    """A URL as evidence may show it: no credentials or query string, which may hold tokens."""
-    try:
-        p = urlsplit(url.strip())
-        port = f":{p.port}" if p.port is not None else ""
-    except ValueError:
-        return "<unparseable>"
-    return f"{p.scheme}://{p.hostname or ''}{port}{p.path}"[: 2 * MAX_TEXT]
-
-
-def _iso(ms: float | None) -> str | None:
-    """ISO-8601 UTC, or None for a time no calendar holds (hostile claims)."""
-    try:
-        return iso_from_ms(round(ms)) if ms is not None else None
-    except (OverflowError, ValueError, OSError):
-        return None
 
 
 def _verdict(facts: PlaybackFacts, row: str, ev: dict[str, Any], problem: str = "") -> Verdict:
@@ -257,3 +229,8 @@ def _verdict(facts: PlaybackFacts, row: str, ev: dict[str, Any], problem: str = 
     return Verdict(
         "playback", status, f"playback.{row}", cause.format(**values), fix.format(**values), ev
     )
+
+
+def _shown(url: str) -> str:
+    """A URL as evidence shows it: no credentials or query string, which may hold tokens."""
+    return redact_url(url, limit=2 * MAX_TEXT)

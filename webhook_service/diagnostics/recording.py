@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from webhook_service.diagnostics.evidence import as_int, as_text
 from webhook_service.diagnostics.facts import RecordingFacts
 from webhook_service.diagnostics.verdict import Status, Verdict, unknown
-from webhook_service.http.schemas import iso_from_ms
 from webhook_service.livepeer.facts import ApiSession
+from webhook_service.times import iso_from_ms
 
 # API recordingStatus values that mean "the session ended and the asset is being made":
 # recording.waiting already carries "ready", so "ready" without a URL is still processing.
 PROCESSING_STATUSES = frozenset({"waiting", "ready"})
-MAX_TEXT = 2048
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,8 @@ def diagnose_recording(facts: RecordingFacts) -> Verdict:
     """Answer with the first recording row of DESIGN.md whose condition holds on `facts`."""
     tl = facts.timeline
     latest = _latest(facts)
-    started, idle = _ms(tl.last_started_at_ms), _ms(tl.last_idle_at_ms)
-    timeout_ms = max(_ms(facts.ready_timeout_seconds) or 0, 0) * 1000
+    started, idle = as_int(tl.last_started_at_ms), as_int(tl.last_idle_at_ms)
+    timeout_ms = max(as_int(facts.ready_timeout_seconds) or 0, 0) * 1000
     ev = _evidence(facts, latest, started, idle)
     if facts.record is False:
         return _verdict(facts, "not_enabled", ev)
@@ -58,8 +58,8 @@ def diagnose_recording(facts: RecordingFacts) -> Verdict:
         return _verdict(facts, "not_idle", ev)
     idle_at, idle_source = _idle_at(facts, latest, idle if idle_after_start else None)
     if idle_at is not None:
-        since_ms = _ms(facts.now_ms) or 0
-        ev = {**ev, "idle_at": _iso(idle_at), "idle_source": idle_source}
+        since_ms = as_int(facts.now_ms) or 0
+        ev = {**ev, "idle_at": iso_from_ms(idle_at), "idle_source": idle_source}
         ev["seconds_since_idle"] = max(since_ms - idle_at, 0) // 1000
         # "Longer than" the timeout: exactly at it the recording is still processing.
         return _verdict(facts, "overdue" if since_ms - idle_at > timeout_ms else "processing", ev)
@@ -71,16 +71,39 @@ def diagnose_recording(facts: RecordingFacts) -> Verdict:
 def _latest(facts: RecordingFacts) -> _Latest:
     """Merge what every source says about the latest session (mismatched ids are ignored)."""
     stored_raw = facts.stored_session if isinstance(facts.stored_session, dict) else None
-    sid = _text(facts.latest_session_id)
+    sid = as_text(facts.latest_session_id)
     if sid is None and facts.api_session is not None:
-        sid = _text(facts.api_session.id)
+        sid = as_text(facts.api_session.id)
     if sid is None and stored_raw is not None:
-        sid = _text(stored_raw.get("id"))
+        sid = as_text(stored_raw.get("id"))
     api = facts.api_session
-    if api is not None and _text(api.id) != sid:
+    if api is not None and as_text(api.id) != sid:
         api = None
-    stored = stored_raw if stored_raw is not None and _text(stored_raw.get("id")) == sid else None
+    stored = stored_raw if stored_raw is not None and as_text(stored_raw.get("id")) == sid else None
     ready = facts.timeline.recording_ready.get(sid) if sid is not None else None
+    urls, urls_source = _recording_urls(ready, stored, api)
+    api_status = as_text(api.recording_status) if api is not None else None
+    failure = None
+    if sid is not None and sid in facts.timeline.failed_sessions:
+        failure = as_text(facts.timeline.failed_sessions[sid]) or "asset or task failed"
+    elif api_status == "failed":
+        failure = "the API's recordingStatus is failed"
+    segments = as_int(api.source_segments) if api is not None else None
+    if segments is None and stored is not None:
+        segments = as_int(stored.get("source_segments"))
+    ended_by = None
+    if sid is not None and sid in facts.timeline.recording_waiting:
+        ended_by = "recording.waiting"
+    elif api_status in PROCESSING_STATUSES:
+        ended_by = f"the API's recordingStatus {api_status}"
+    return _Latest(sid, api, stored, urls, urls_source, failure, segments, ended_by)
+
+
+def _recording_urls(
+    ready: Any, stored: dict[str, Any] | None, api: ApiSession | None
+) -> tuple[dict[str, str], str | None]:
+    """The recording's URLs from the first source that has any: recording.ready, the stored
+    deliveries, the API; and which source that was."""
     sources: list[tuple[str, Any, Any]] = []
     if isinstance(ready, dict):
         sources.append(("recording.ready", ready.get("recording_url"), ready.get("mp4_url")))
@@ -88,29 +111,12 @@ def _latest(facts: RecordingFacts) -> _Latest:
         sources.append(("deliveries", stored.get("recording_url"), stored.get("mp4_url")))
     if api is not None:
         sources.append(("api", api.recording_url, api.mp4_url))
-    urls: dict[str, str] = {}
-    urls_source = None
     for name, recording_url, mp4_url in sources:
-        found = {"recording_url": _text(recording_url), "mp4_url": _text(mp4_url)}
+        found = {"recording_url": as_text(recording_url), "mp4_url": as_text(mp4_url)}
         urls = {key: value for key, value in found.items() if value is not None}
         if urls:
-            urls_source = name
-            break
-    api_status = _text(api.recording_status) if api is not None else None
-    failure = None
-    if sid is not None and sid in facts.timeline.failed_sessions:
-        failure = _text(facts.timeline.failed_sessions[sid]) or "asset or task failed"
-    elif api_status == "failed":
-        failure = "the API's recordingStatus is failed"
-    segments = _ms(api.source_segments) if api is not None else None
-    if segments is None and stored is not None:
-        segments = _ms(stored.get("source_segments"))
-    ended_by = None
-    if sid is not None and sid in facts.timeline.recording_waiting:
-        ended_by = "recording.waiting"
-    elif api_status in PROCESSING_STATUSES:
-        ended_by = f"the API's recordingStatus {api_status}"
-    return _Latest(sid, api, stored, urls, urls_source, failure, segments, ended_by)
+            return urls, name
+    return {}, None
 
 
 def _idle_at(
@@ -122,7 +128,7 @@ def _idle_at(
     no_start_known = facts.timeline.last_started_at_ms is None and facts.live is False
     if latest.api is not None and (latest.ended_by is not None or no_start_known):
         # No stream.idle was received (or nothing at all): the API's lastSeen is when media stopped.
-        last_seen = _ms(latest.api.last_seen_ms)
+        last_seen = as_int(latest.api.last_seen_ms)
         if last_seen is not None:
             return last_seen, "the API session's lastSeen"
     return None, None
@@ -137,20 +143,20 @@ def _evidence(
         "session_id": latest.id,
         "record": facts.record,
         "live": facts.live,
-        "last_started_at": _iso(started),
-        "last_idle_at": _iso(idle),
+        "last_started_at": iso_from_ms(started),
+        "last_idle_at": iso_from_ms(idle),
         "ready_timeout_seconds": facts.ready_timeout_seconds,
         "recording_waiting_received": latest.id in facts.timeline.recording_waiting,
     }
     if latest.api is not None:
-        ev["api_recording_status"] = _text(latest.api.recording_status)
-        ev["api_source_segments"] = _ms(latest.api.source_segments)
+        ev["api_recording_status"] = as_text(latest.api.recording_status)
+        ev["api_source_segments"] = as_int(latest.api.source_segments)
     if latest.stored is not None:
-        ev["stored_recording_status"] = _text(latest.stored.get("recording_status"))
+        ev["stored_recording_status"] = as_text(latest.stored.get("recording_status"))
     if latest.source_segments is not None:
         ev["source_segments"] = latest.source_segments
     if facts.api_error is not None:
-        ev["api_error"] = _text(facts.api_error)
+        ev["api_error"] = as_text(facts.api_error)
     elif not facts.api_configured:
         ev["api"] = "not configured: set LIVEPEER_API_KEY to compare with Livepeer's sessions"
     return ev
@@ -232,7 +238,9 @@ _ROWS: dict[str, tuple[Status, str, str]] = {
 
 def _unknown_reason(facts: RecordingFacts) -> str:
     if facts.api_error is not None:
-        return f"the Livepeer API failed ({_text(facts.api_error)}) and local records do not decide"
+        return (
+            f"the Livepeer API failed ({as_text(facts.api_error)}) and local records do not decide"
+        )
     if not facts.api_configured:
         return "this service's records do not show how the latest session ended"
     return "neither the Livepeer API nor this service's records show how the latest session ended"
@@ -242,23 +250,3 @@ def _unknown_fix(facts: RecordingFacts) -> str:
     if facts.api_error is None and not facts.api_configured:
         return "Set LIVEPEER_API_KEY so the check can read the stream's sessions from Livepeer."
     return f"Retry in a minute; check GET /api/streams/{facts.stream_id}/events for deliveries."
-
-
-def _ms(value: Any) -> int | None:
-    """An int (times, counts) or None: bools and other types from outside count as missing."""
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _text(value: Any) -> str | None:
-    """A non-empty string, bounded, or None for anything else."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    return value[:MAX_TEXT]
-
-
-def _iso(ms: int | None) -> str | None:
-    """ISO-8601 UTC for evidence; None for times outside what datetime can show."""
-    try:
-        return iso_from_ms(ms)
-    except (OverflowError, ValueError, OSError):
-        return None

@@ -6,7 +6,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from webhook_service.diagnostics.facts import RtmpFacts
+from webhook_service.diagnostics.liveness import liveness
 from webhook_service.diagnostics.verdict import Status, Verdict, unknown
+from webhook_service.urls import UNPARSEABLE, redact_url
 
 INGEST_SCHEMES = ("rtmp", "rtmps")
 LIVE_APP = "live"
@@ -70,13 +72,13 @@ _ROWS: dict[str, tuple[Status, str, str]] = {
 def diagnose_rtmp(facts: RtmpFacts) -> Verdict:
     """Answer with the first rtmp row of DESIGN.md whose condition holds on `facts`."""
     api = facts.api_stream
-    live, live_source = _liveness(facts)
+    live = liveness(facts.api_stream, facts.local)
     url_problem = None
     if facts.ingest_url is not None:
         url_problem = check_ingest_url(
             facts.ingest_url, facts.ingest_hosts, key_in_separate_field=facts.key_given
         )
-    ev = _evidence(facts, live, live_source, url_problem)
+    ev = _evidence(facts, live.live, live.source, url_problem)
     if facts.api_not_found and facts.local is None:
         return _verdict(facts, "stream_not_found", ev)
     if (api is not None and api.deleted) or (facts.api_not_found and facts.local is not None):
@@ -87,7 +89,7 @@ def diagnose_rtmp(facts: RtmpFacts) -> Verdict:
         return _verdict(facts, "key_mismatch", ev)
     if url_problem is not None:
         return _verdict(facts, "ingest_url_invalid", ev, problem=url_problem)
-    if live:
+    if live.live:
         return _verdict(facts, "receiving", ev)
     if api is not None and (not facts.key_given or facts.key_matches):
         return _verdict(facts, "ready", ev)
@@ -156,24 +158,12 @@ def check_ingest_url(
 
 def redact_ingest_url(url: str) -> str:
     """The URL as evidence may show it: no credentials or query, path segments but `live` hidden."""
-    try:
-        parts = urlsplit(url.strip())
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port is not None else ""
-    except ValueError:
-        return "<unparseable>"
-    segments = [s if s == LIVE_APP else REDACTED for s in parts.path.split("/")[1:] if s]
-    path = "".join(f"/{s}" for s in segments)
-    return f"{parts.scheme.lower()[:16]}://{host[:253]}{port}{path}"
-
-
-def _liveness(facts: RtmpFacts) -> tuple[bool | None, str | None]:
-    """Live now, and who says so: the API (fresher) wins over this service's webhook records."""
-    if facts.api_stream is not None and facts.api_stream.is_active is not None:
-        return facts.api_stream.is_active, "api"
-    if facts.local is not None:
-        return facts.local.state == "active", "webhooks"
-    return None, None
+    shown = redact_url(url, keep_path=False)
+    if shown == UNPARSEABLE:
+        return shown
+    path = urlsplit(url.strip()).path  # it parses: redact_url just split it
+    segments = [s if s == LIVE_APP else REDACTED for s in path.split("/")[1:] if s]
+    return shown + "".join(f"/{s}" for s in segments)
 
 
 def _evidence(

@@ -1,10 +1,16 @@
-"""The Verdict and Diagnosis shapes every check returns (contract), and status ordering (pure)."""
+"""The Verdict and Diagnosis every check answers (contract), and the order of statuses (pure).
+
+One type for both the answers and their schema: pydantic dataclasses, so /openapi.json shows
+exactly what the routes send.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, field
 from typing import Any, Literal
+
+from pydantic.dataclasses import dataclass
 
 Status = Literal["ok", "warn", "fail", "unknown"]
 Check = Literal["rtmp", "hls", "playback", "recording", "webhooks", "ai"]
@@ -15,7 +21,7 @@ STREAM_CHECKS: tuple[Check, ...] = ("rtmp", "hls", "playback", "recording")
 
 @dataclass(frozen=True)
 class Verdict:
-    """One check's answer: a stable code, a cause and a fix for a person, and the evidence."""
+    """One check's answer (contract): a stable code, a cause and a fix for a person, evidence."""
 
     check: Check
     status: Status
@@ -25,14 +31,21 @@ class Verdict:
     evidence: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "check": self.check,
-            "status": self.status,
-            "code": self.code,
-            "cause": self.cause,
-            "fix": self.fix,
-            "evidence": self.evidence,
-        }
+        """The JSON object a route answers with."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """Every stream check; `status` is the worst of the verdicts (fail > warn > unknown > ok)."""
+
+    stream_id: str
+    status: Status
+    verdicts: list[Verdict]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON object a route answers with."""
+        return asdict(self)
 
 
 def worst(statuses: Iterable[Status]) -> Status:

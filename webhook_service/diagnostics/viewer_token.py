@@ -15,8 +15,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from webhook_service.http.schemas import iso_from_ms
 from webhook_service.livepeer.facts import SigningKey
+from webhook_service.times import iso_from_ms
 
 ALGORITHM = "ES256"  # the edge verifies with the token's P-256 `pub` key: nothing else works
 MAX_TEXT = 100

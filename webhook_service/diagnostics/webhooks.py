@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
+from webhook_service.diagnostics.evidence import as_int, as_text
 from webhook_service.diagnostics.facts import RejectionStats
 from webhook_service.diagnostics.facts import WebhooksFacts as Facts
 from webhook_service.diagnostics.verdict import Status, Verdict, unknown
-from webhook_service.http.schemas import iso_from_ms
 from webhook_service.livepeer.facts import ApiWebhook, WebhookLogEntry
+from webhook_service.times import iso_from_ms
+from webhook_service.urls import redact_url, why_not_public
 
 REQUIRED_EVENTS = ("stream.started", "stream.idle", "recording.ready")
 RECENT_MS = 3_600_000  # "recent" rejections: the last hour (DESIGN.md)
 MIN_REJECTIONS = 3  # fewer may be scanners posting junk
-# Hostnames Livepeer treats as local without resolving them (cannon.ts checkIsLocalIp).
-LOCAL_HOSTNAMES = frozenset({"localhost", "ip6-localhost", "ip6-loopback"})
 # Rejection reason -> the row it feeds. A header `t` that differs from the signed body timestamp
 # (timestamp_mismatch) means a re-serialised or tampered body: a signature problem too.
 REJECTION_ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -29,29 +26,17 @@ ENABLE_PUBLIC_URL = "set PUBLIC_URL to the URL Livepeer calls (https://host/webh
 ENABLE_API = "set LIVEPEER_API_KEY and PUBLIC_URL to read our webhook's status and log"
 
 
-def normalise_url(url: str) -> str:
-    """`url` with scheme and host lowercased and one trailing slash removed, for matching."""
-    try:
-        parts = urlsplit(url)
-    except (ValueError, TypeError, AttributeError):
-        return url[:-1] if isinstance(url, str) and url.endswith("/") else str(url)
-    userinfo, at, hostport = parts.netloc.rpartition("@")
-    path = parts.path[:-1] if parts.path.endswith("/") else parts.path
-    netloc = f"{userinfo}{at}{hostport.lower()}"
-    return urlunsplit((parts.scheme.lower(), netloc, path, parts.query, parts.fragment))
-
-
 def diagnose_webhooks(facts: Facts) -> Verdict:
     """Answer with the first webhooks row of DESIGN.md whose condition holds on `facts`."""
-    now = _ms(facts.now_ms) or 0
+    now = as_int(facts.now_ms) or 0
     stats, hook = facts.rejections, facts.webhook
     ev = _evidence(facts)
     if facts.public_url is not None:
-        problem = _public_url_problem(facts.public_url, facts.public_url_addresses)
+        problem = why_not_public(facts.public_url, facts.public_url_addresses)
         if problem is not None:
             return _verdict("url_not_public", {**ev, "public_url_problem": problem}, problem)
     # Newest first by createdAt (the API's order; entries without a time go last).
-    log = sorted(facts.recent_log or (), key=lambda e: (_ms(e.created_at_ms) is None, -_t(e)))
+    log = sorted(facts.recent_log or (), key=lambda e: (as_int(e.created_at_ms) is None, -_t(e)))
     failing = _failing(hook, log)
     if failing is not None:
         return _verdict("delivery_failing", {**ev, **failing}, _failing_fix(failing))
@@ -68,17 +53,22 @@ def diagnose_webhooks(facts: Facts) -> Verdict:
             extra = {"events_missing": missing, "webhook_found": hook is not None}
             return _verdict("not_subscribed", {**ev, **extra})
     if stats is not None:
-        accepted = _ms(stats.last_accepted_at_ms)
+        accepted = as_int(stats.last_accepted_at_ms)
         if accepted is None:
             note = "no delivery accepted since the counters began"
             return _verdict("silent", {**ev, "silent_note": note})
-        if now - accepted >= max(_ms(facts.silent_seconds) or 0, 0) * 1000:
+        if now - accepted >= max(as_int(facts.silent_seconds) or 0, 0) * 1000:
             return _verdict("silent", {**ev, "seconds_since_accepted": (now - accepted) // 1000})
         return _verdict("ok", {**ev, "ok_source": "this service's delivery counters"})
     if log and log[0].success is True:
         return _verdict("ok", {**ev, "ok_source": "Livepeer's webhook log"})
+    return _unknown(facts, ev)
+
+
+def _unknown(facts: Facts, ev: dict[str, Any]) -> Verdict:
+    """`webhooks.unknown`: neither the counters nor Livepeer's side could be read."""
     reason = "this service's delivery counters could not be read"
-    if hook is None:
+    if facts.webhook is None:
         reason += " and Livepeer's view of our webhook is unavailable"
     fix = "Check GET /readyz (Redis) and retry."
     if not facts.api_configured or facts.public_url is None:
@@ -86,76 +76,29 @@ def diagnose_webhooks(facts: Facts) -> Verdict:
     return unknown("webhooks", reason, fix, **ev)
 
 
-def _public_url_problem(url: str, addresses: Sequence[str] | None) -> str | None:
-    """Why Livepeer would skip PUBLIC_URL (local host, non-public address), or None."""
-    try:
-        host = urlsplit(url).hostname
-    except (ValueError, TypeError, AttributeError):
-        host = None
-    if not host:
-        return "PUBLIC_URL has no host: it must look like https://host/webhooks/livepeer"
-    host = host.rstrip(".")
-    if host in LOCAL_HOSTNAMES or host.endswith(".localhost"):
-        return f"the host {host!r} is local to this machine"
-    candidates = [host] if _address_kind(host) != "invalid" else []
-    candidates += [a for a in (addresses or ()) if isinstance(a, str)]
-    for address in candidates[:32]:
-        kind = _address_kind(address)
-        if kind not in (None, "invalid"):
-            return f"{host!r} resolves to {address}, a {kind} address"
-    return None
-
-
-def _address_kind(text: str) -> str | None:
-    """The kind of non-public address `text` is, None for a public one, "invalid" if no IP."""
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return "invalid"
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is loopback too
-    # Loopback, link-local and unspecified are also "private": name the precise kind first.
-    kinds = (
-        ("loopback", address.is_loopback),
-        ("link-local", address.is_link_local),
-        ("unspecified", address.is_unspecified),
-        ("private", address.is_private),
-        ("reserved", address.is_reserved),
-        ("multicast", address.is_multicast),
-    )
-    return next((name for name, flag in kinds if flag), None)
-
-
-def _failed(entry: WebhookLogEntry) -> bool:
-    if entry.success is not None:
-        return entry.success is False
-    status = _ms(entry.response_status)
-    return status is not None and not 200 <= status < 300
-
-
 def _failing(hook: ApiWebhook | None, log: list[WebhookLogEntry]) -> dict[str, Any] | None:
     """Evidence that the latest deliveries fail (webhook status or log head), else None."""
     failure_at, status_failing = None, False
     if hook is not None:  # lastFailure is never cleared: failing now when it is the last trigger
-        failure_at = _ms(hook.last_failure_at_ms)
-        status_failing = failure_at is not None and failure_at == _ms(hook.last_triggered_at_ms)
+        failure_at = as_int(hook.last_failure_at_ms)
+        status_failing = failure_at is not None and failure_at == as_int(hook.last_triggered_at_ms)
     run: list[WebhookLogEntry] = []
     for entry in log:
-        if not _failed(entry):
+        if not entry.failed:
             break
         run.append(entry)
-    newest = _ms(log[0].created_at_ms) if log else None
+    newest = as_int(log[0].created_at_ms) if log else None
     if not run and newest is not None and failure_at is not None and newest > failure_at:
         status_failing = False  # status writes lag up to 60 s: a newer success in the log wins
     if not status_failing and not run:
         return None
     ev: dict[str, Any] = {"failing_statuses": [_status(e.response_status) for e in run[:10]]}
     if run:
-        ev.update(failed_in_a_row=len(run), latest_failure_event=_text(run[0].event, 64))
+        ev.update(failed_in_a_row=len(run), latest_failure_event=as_text(run[0].event, 64))
     if hook is not None and status_failing:
-        ev["last_failure_at"] = _iso(failure_at)
+        ev["last_failure_at"] = iso_from_ms(failure_at)
         ev["last_failure_status"] = _status(hook.last_failure_status)
-        ev["last_failure_error"] = _text(hook.last_failure_error, 200)
+        ev["last_failure_error"] = as_text(hook.last_failure_error, 200)
         ev["failing_statuses"] = ev["failing_statuses"] or [ev["last_failure_status"]]
     return ev
 
@@ -178,35 +121,39 @@ def _recent_rejections(
     """Evidence of 3+ rejections of `reasons` in the last hour with no acceptance after them."""
     counts = stats.counts if isinstance(stats.counts, dict) else {}
     last_at = stats.last_at_ms if isinstance(stats.last_at_ms, dict) else {}
-    count = sum(max(_ms(counts.get(reason)) or 0, 0) for reason in reasons)
-    times = [t for reason in reasons if (t := _ms(last_at.get(reason))) is not None]
+    count = sum(max(as_int(counts.get(reason)) or 0, 0) for reason in reasons)
+    times = [t for reason in reasons if (t := as_int(last_at.get(reason))) is not None]
     last = max(times, default=None)
-    accepted = _ms(stats.last_accepted_at_ms)
+    accepted = as_int(stats.last_accepted_at_ms)
     if count < MIN_REJECTIONS or (last is not None and last < now - RECENT_MS):
         return None
     if last is not None and accepted is not None and accepted > last:
         return None  # a delivery verified after the last rejection: the problem is gone
-    return {"rejected_last_hour": count, "last_rejected_at": _iso(last), "reasons": list(reasons)}
+    return {
+        "rejected_last_hour": count,
+        "last_rejected_at": iso_from_ms(last),
+        "reasons": list(reasons),
+    }
 
 
 def _evidence(facts: Facts) -> dict[str, Any]:
     """The facts every webhooks verdict rests on (no secrets: URLs lose userinfo and query)."""
-    ev: dict[str, Any] = {"public_url": _safe_url(facts.public_url)}
+    ev: dict[str, Any] = {"public_url": _shown(facts.public_url)}
     skipped: dict[str, str] = {}
     if facts.public_url is None:
         skipped["url_not_public"] = ENABLE_PUBLIC_URL
-    elif (_safe_url(facts.public_url) or "").lower().startswith("http:"):
+    elif (_shown(facts.public_url) or "").lower().startswith("http:"):
         ev["public_url_note"] = "PUBLIC_URL is http://: deliveries travel unencrypted; use https"
     if facts.public_url_addresses is not None:
-        ev["public_url_addresses"] = [_text(a, 64) for a in facts.public_url_addresses[:10]]
+        ev["public_url_addresses"] = [as_text(a, 64) for a in facts.public_url_addresses[:10]]
     if facts.public_url_error is not None:
-        ev["public_url_error"] = _text(facts.public_url_error, 200)
+        ev["public_url_error"] = as_text(facts.public_url_error, 200)
     hook = facts.webhook
     if hook is not None:
-        ev["webhook_id"] = _text(hook.id, 128)
-        ev["webhook_url"] = _safe_url(hook.url)
-        ev["webhook_events"] = [_text(e, 64) for e in hook.events[:50]]
-        ev["last_triggered_at"] = _iso(_ms(hook.last_triggered_at_ms))
+        ev["webhook_id"] = as_text(hook.id, 128)
+        ev["webhook_url"] = _shown(hook.url)
+        ev["webhook_events"] = [as_text(e, 64) for e in hook.events[:50]]
+        ev["last_triggered_at"] = iso_from_ms(as_int(hook.last_triggered_at_ms))
     elif not facts.api_configured:
         skipped["delivery_failing"] = skipped["not_subscribed"] = ENABLE_API
     elif facts.public_url is None:
@@ -214,14 +161,14 @@ def _evidence(facts: Facts) -> dict[str, Any]:
     elif facts.webhook_lookup_error is not None:
         skipped["delivery_failing"] = skipped["not_subscribed"] = "the webhook lookup failed: retry"
     if facts.webhook_lookup_error is not None:
-        ev["webhook_lookup_error"] = _text(facts.webhook_lookup_error, 200)
+        ev["webhook_lookup_error"] = as_text(facts.webhook_lookup_error, 200)
     stats = facts.rejections
     if stats is not None:
         counts = stats.counts if isinstance(stats.counts, dict) else {}
         ev["rejections_last_hour"] = {
-            str(k)[:64]: v for k, v in list(counts.items())[:20] if (_ms(v) or 0) > 0
+            str(k)[:64]: v for k, v in list(counts.items())[:20] if (as_int(v) or 0) > 0
         }
-        ev["last_accepted_at"] = _iso(_ms(stats.last_accepted_at_ms))
+        ev["last_accepted_at"] = iso_from_ms(as_int(stats.last_accepted_at_ms))
     ev["silent_seconds"] = facts.silent_seconds
     if skipped:
         ev["skipped"] = skipped
@@ -232,10 +179,10 @@ def _evidence(facts: Facts) -> dict[str, Any]:
 def _missing_evidence(facts: Facts) -> dict[str, Any]:
     """Failed deliveries in Livepeer's log that never reached Redis, and the command that
     recovers them (whatever row answers: a healthy receiver may still have missed some)."""
-    missing = _ms(facts.missing_from_log)
+    missing = as_int(facts.missing_from_log)
     if missing is None or missing < 0:
         return {}
-    since = _iso(_ms(facts.missing_since_ms))
+    since = iso_from_ms(as_int(facts.missing_since_ms))
     if not missing or since is None:
         return {"missing_from_log": missing}
     command = f"livepeer-webhooks reconcile --since {since}"
@@ -303,38 +250,14 @@ _ROWS: dict[str, tuple[Status, str, str]] = {
 }
 
 
-def _safe_url(url: str | None) -> str | None:
-    """`url` without userinfo, query or fragment (they may hold credentials), for evidence."""
-    if not isinstance(url, str):
-        return None
-    try:
-        parts = urlsplit(url)
-        host = parts.netloc.rpartition("@")[2]
-    except (ValueError, TypeError, AttributeError):
-        return None
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))[:512]
-
-
 def _t(entry: WebhookLogEntry) -> int:
-    return _ms(entry.created_at_ms) or 0
+    return as_int(entry.created_at_ms) or 0
 
 
 def _status(value: Any) -> int | str:
-    return status if (status := _ms(value)) is not None else "no response"
+    return status if (status := as_int(value)) is not None else "no response"
 
 
-def _ms(value: Any) -> int | None:
-    """An int (time, count, status) or None: bools and other types from outside count as missing."""
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _text(value: Any, limit: int) -> str | None:
-    return value[:limit] if isinstance(value, str) and value else None
-
-
-def _iso(ms: int | None) -> str | None:
-    """ISO-8601 UTC for evidence; None for times outside what datetime can show."""
-    try:
-        return iso_from_ms(ms)
-    except (OverflowError, ValueError, OSError):
-        return None
+def _shown(url: str | None) -> str | None:
+    """A URL as evidence shows it (no credentials), or None when there is none."""
+    return redact_url(url) if isinstance(url, str) else None

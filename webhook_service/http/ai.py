@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from flask import Blueprint, Response, jsonify
+from pydantic import BaseModel, ConfigDict, Field
 
 from webhook_service.diagnostics.ai import WARM_MODELS, AiFacts, diagnose_ai
+from webhook_service.diagnostics.verdict import Verdict
+from webhook_service.http.api import json_answer
 from webhook_service.http.auth import require_ops_token
-from webhook_service.http.errors import BadRequestError
-from webhook_service.http.schemas import Verdict as VerdictModel
-from webhook_service.telemetry.metrics import DIAGNOSES
-from webhook_service.telemetry.openapi import documented
+from webhook_service.http.body import parse_body
+from webhook_service.http.openapi import documented
+from webhook_service.telemetry.metrics import count_verdict
 
 bp = Blueprint("ai", __name__, url_prefix="/api")
 bp.before_request(require_ops_token)
@@ -38,9 +39,6 @@ class AiDiagnosisRequest(BaseModel):
     )
 
 
-FIELDS = tuple(AiDiagnosisRequest.model_fields)
-
-
 class WarmModel(BaseModel):
     """A model kept loaded on orchestrators: it answers without a cold start."""
 
@@ -52,34 +50,20 @@ class WarmModelList(BaseModel):
     models: list[WarmModel]
 
 
-def _ai_request() -> AiDiagnosisRequest:
-    """The JSON body; errors name the field, never quote the input (bodies can be large)."""
-    raw = request.get_data(cache=False)
-    try:
-        return AiDiagnosisRequest.model_validate_json(raw or b"{}")
-    except ValidationError as error:
-        first = error.errors(include_url=False, include_input=False)[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        problem = f"{where}: {first['msg']}"
-        if first["type"] == "extra_forbidden":  # the unknown key is input too: not quoted
-            problem = f"body: only the fields {', '.join(FIELDS)} are allowed"
-        raise BadRequestError(problem) from None
-
-
 @bp.post("/diagnosis/ai")
 @documented(
     "Explain a failed call to Livepeer's AI gateway (cold model, 422, ...)",
     "diagnosis",
     auth="ops",
     body=AiDiagnosisRequest,
-    response=VerdictModel,
+    response=Verdict,
     errors=(400, 413),
 )
 def diagnose_ai_call() -> Response:
-    call = _ai_request()
+    call = parse_body(AiDiagnosisRequest)
     facts = AiFacts(call.pipeline.lower(), call.model_id, call.status, call.body, call.content_type)
     verdict = diagnose_ai(facts)
-    DIAGNOSES.labels(check=verdict.check, status=verdict.status).inc()
+    count_verdict(verdict)
     return jsonify(verdict.as_dict())
 
 
@@ -92,4 +76,4 @@ def diagnose_ai_call() -> Response:
 )
 def warm_models() -> Response:
     models = [WarmModel(pipeline=p, model_id=m) for p, m in WARM_MODELS.items()]
-    return jsonify(WarmModelList(models=models).model_dump())
+    return json_answer(WarmModelList(models=models))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from pydantic import BaseModel
+from svcs.flask import get as service
 
 from webhook_service.http.auth import require_ops_token
 from webhook_service.http.errors import BadRequestError, NotFoundError
+from webhook_service.http.openapi import Param, documented
 from webhook_service.http.schemas import (
     EventList,
     EventPage,
@@ -17,11 +19,13 @@ from webhook_service.http.schemas import (
     event_from_record,
     stream_from_record,
 )
+from webhook_service.ingest.events import TOKEN_PATTERN
 from webhook_service.store import StateFilter, Store
 from webhook_service.store.cursor import Cursor, CursorError, parse_limit
-from webhook_service.telemetry.openapi import Param, documented
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+bp.before_request(require_ops_token)
+
 LIMIT = Param(
     "limit",
     "query",
@@ -34,19 +38,20 @@ CURSOR = Param(
     "next_cursor of the previous page",
     {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,256}$"},
 )
-_STREAM_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+_STREAM_ID = re.compile(TOKEN_PATTERN)
+NO_SUCH_STREAM = "no stream with that id has sent an event"
 
 
-bp.before_request(require_ops_token)
-
-
-def _store() -> Store:
-    store: Store = current_app.extensions["livepeer.store"]
-    return store
-
-
-def _json(model: BaseModel) -> Response:
+def json_answer(model: BaseModel) -> Response:
+    """A pydantic model as the JSON answer."""
     return Response(model.model_dump_json(), mimetype="application/json")
+
+
+def known_stream_id(stream_id: str) -> str:
+    """`stream_id` if it is an id Livepeer could have sent (the contract's token), else 404."""
+    if not _STREAM_ID.match(stream_id):
+        raise NotFoundError(NO_SUCH_STREAM)
+    return stream_id
 
 
 def _paging() -> tuple[int, Cursor | None]:
@@ -69,12 +74,6 @@ def _state() -> StateFilter:
     raise BadRequestError("state must be 'active' or 'idle'")
 
 
-def known_stream_id(stream_id: str) -> str:
-    if not _STREAM_ID.match(stream_id):
-        raise NotFoundError("no stream with that id has sent an event")
-    return stream_id
-
-
 @bp.get("/streams")
 @documented(
     "Streams, most recent last_event_at first",
@@ -91,21 +90,21 @@ def known_stream_id(stream_id: str) -> str:
 def list_streams() -> Response:
     state = _state()
     limit, cursor = _paging()
-    records, after = _store().list_streams(state, limit, cursor)
+    records, after = service(Store).list_streams(state, limit, cursor)
     page = StreamPage(
         streams=[stream_from_record(r) for r in records],
         next_cursor=after.encode() if after else None,
     )
-    return _json(page)
+    return json_answer(page)
 
 
 @bp.get("/streams/<stream_id>")
 @documented("One stream's state", "streams", auth="ops", response=Stream, errors=(404, 503))
 def get_stream(stream_id: str) -> Response:
-    record = _store().get_stream(known_stream_id(stream_id))
+    record = service(Store).get_stream(known_stream_id(stream_id))
     if record is None:
-        raise NotFoundError("no stream with that id has sent an event")
-    return _json(stream_from_record(record))
+        raise NotFoundError(NO_SUCH_STREAM)
+    return json_answer(stream_from_record(record))
 
 
 @bp.get("/streams/<stream_id>/events")
@@ -119,11 +118,11 @@ def get_stream(stream_id: str) -> Response:
 )
 def stream_events(stream_id: str) -> Response:
     limit, _ = _paging()
-    store = _store()
+    store = service(Store)
     records = store.stream_events(known_stream_id(stream_id), limit)
     if not records and store.get_stream(stream_id) is None:
-        raise NotFoundError("no stream with that id has sent an event")
-    return _json(EventList(events=[event_from_record(r) for r in records]))
+        raise NotFoundError(NO_SUCH_STREAM)
+    return json_answer(EventList(events=[event_from_record(r) for r in records]))
 
 
 @bp.get("/events")
@@ -137,9 +136,9 @@ def stream_events(stream_id: str) -> Response:
 )
 def list_events() -> Response:
     limit, cursor = _paging()
-    records, after = _store().list_events(limit, cursor)
+    records, after = service(Store).list_events(limit, cursor)
     page = EventPage(
         events=[event_from_record(r) for r in records],
         next_cursor=after.encode() if after else None,
     )
-    return _json(page)
+    return json_answer(page)

@@ -6,10 +6,11 @@ import hmac
 from collections.abc import Sequence
 
 from flask import current_app, request
+from svcs.flask import get as service
 
 from webhook_service.config import Secret
 from webhook_service.http.errors import UnauthorizedError
-from webhook_service.http.security import auth_limiter, client_bucket
+from webhook_service.http.security import AuthFailureLimiter, client_bucket
 
 
 def token_matches(presented: str, tokens: Sequence[Secret]) -> bool:
@@ -41,11 +42,11 @@ def require_ops_token() -> None:
     that through would tell a guesser which guess was right. A missing header guesses
     nothing and is not counted. Never applied to the ingest route (Livepeer drops on a 4xx).
     """
-    limiter = auth_limiter()
+    limiter = service(AuthFailureLimiter)
     client = client_bucket(request.remote_addr)
     limiter.check(client)
     try:
-        require_bearer(current_app.config["OPS_API_TOKENS"])
+        require_bearer(current_app.config["SETTINGS"].ops_tokens)
     except UnauthorizedError:
         if "Authorization" in request.headers:
             limiter.record_failure(client)

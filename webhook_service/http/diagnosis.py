@@ -4,76 +4,71 @@ from __future__ import annotations
 
 import threading
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
-from pydantic import ValidationError
+from flask import Blueprint, Response, g, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field
+from svcs.flask import get as service
 
-from webhook_service.diagnostics.service import Diagnostician
-from webhook_service.diagnostics.verdict import STREAM_CHECKS, Verdict
+from webhook_service.diagnostics.diagnostician import Diagnostician
+from webhook_service.diagnostics.verdict import STREAM_CHECKS, Diagnosis, Verdict
 from webhook_service.http.api import known_stream_id
 from webhook_service.http.auth import require_ops_token
-from webhook_service.http.errors import BadRequestError, NotFoundError, ServiceError
-from webhook_service.http.schemas import Diagnosis, RtmpCheckRequest
-from webhook_service.http.schemas import Verdict as VerdictModel
-from webhook_service.telemetry.openapi import Param, documented
+from webhook_service.http.body import parse_body
+from webhook_service.http.errors import DiagnosesBusyError, NotFoundError
+from webhook_service.http.openapi import Param, documented
 
 bp = Blueprint("diagnosis", __name__, url_prefix="/api")
 bp.before_request(require_ops_token)
-
-
-class DiagnosesBusyError(ServiceError):
-    """Raised when this worker already runs as many diagnoses as it may: retry shortly."""
-
-    status, title, slug = 503, "Diagnoses busy", "diagnoses-busy"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "this worker is already running its share of diagnoses; retry in a few seconds",
-            {"Retry-After": "5"},
-        )
-
-
-def init_bulkhead(slots: int) -> threading.BoundedSemaphore:
-    """At most `slots` diagnoses at once per process, so ingest always finds a free thread."""
-    return threading.BoundedSemaphore(max(1, slots))
-
-
-@bp.before_request
-def _take_slot() -> None:
-    # A diagnosis waits seconds on the Livepeer API and the CDN while holding a request
-    # thread; measured in bench/, 8 of them on one worker stalled its ingest for 4 s.
-    if not current_app.extensions["livepeer.diagnosis_slots"].acquire(blocking=False):
-        raise DiagnosesBusyError()
-    g.diagnosis_slot = True
-
-
-@bp.teardown_request
-def _release_slot(_error: BaseException | None) -> None:
-    if g.pop("diagnosis_slot", False):
-        current_app.extensions["livepeer.diagnosis_slots"].release()
-
 
 JWT_HEADER = "Livepeer-Jwt"
 JWT_PARAM = Param(JWT_HEADER, "header", "a viewer's playback JWT to check (never a query string)")
 
 
-def _doctor() -> Diagnostician:
-    doctor: Diagnostician = current_app.extensions["livepeer.diagnostician"]
-    return doctor
+class RtmpCheckRequest(BaseModel):
+    """What the encoder is configured with; the key is compared, never stored or echoed."""
+
+    model_config = ConfigDict(extra="forbid")
+    stream_key: str | None = Field(default=None, min_length=1, max_length=256)
+    ingest_url: str | None = Field(default=None, min_length=1, max_length=2048)
 
 
-def _answer(verdict: Verdict) -> Response:
+class DiagnosisSlots:
+    """At most `slots` diagnoses at once per process, so ingest always finds a free thread.
+
+    A diagnosis waits seconds on the Livepeer API and the CDN while holding a request thread
+    (bench/README.md measures what that did to ingest before this bulkhead).
+    """
+
+    def __init__(self, slots: int) -> None:
+        self._semaphore = threading.BoundedSemaphore(max(1, slots))
+
+    def take(self) -> None:
+        """`before_request`: take a slot or answer 503 at once (never wait for one)."""
+        if not self._semaphore.acquire(blocking=False):
+            raise DiagnosesBusyError()
+        g.diagnosis_slot = self
+
+    @staticmethod
+    def give_back(_error: BaseException | None) -> None:
+        """`teardown_request`: return the slot this request took, if it took one."""
+        slots: DiagnosisSlots | None = g.pop("diagnosis_slot", None)
+        if slots is not None:
+            slots._semaphore.release()
+
+
+@bp.before_request
+def _take_slot() -> None:
+    service(DiagnosisSlots).take()
+
+
+bp.teardown_request(DiagnosisSlots.give_back)
+
+
+def _answer(verdict: Verdict | Diagnosis) -> Response:
     return jsonify(verdict.as_dict())
 
 
-def _rtmp_request() -> RtmpCheckRequest:
-    """The JSON body of an rtmp check; errors never quote the input (it may be a key)."""
-    raw = request.get_data(cache=False)
-    try:
-        return RtmpCheckRequest.model_validate_json(raw or b"{}")
-    except ValidationError as error:
-        first = error.errors(include_url=False, include_input=False)[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise BadRequestError(f"{where}: {first['msg']}") from None
+def _jwt() -> str | None:
+    return request.headers.get(JWT_HEADER) or None
 
 
 @bp.get("/streams/<stream_id>/diagnosis")
@@ -86,8 +81,7 @@ def _rtmp_request() -> RtmpCheckRequest:
     errors=(404, 503),
 )
 def diagnose_stream(stream_id: str) -> Response:
-    jwt = request.headers.get(JWT_HEADER) or None
-    return jsonify(_doctor().stream(known_stream_id(stream_id), jwt))
+    return _answer(service(Diagnostician).stream(known_stream_id(stream_id), _jwt()))
 
 
 @bp.get("/streams/<stream_id>/diagnosis/<check>")
@@ -96,12 +90,12 @@ def diagnose_stream(stream_id: str) -> Response:
     "diagnosis",
     auth="ops",
     params=(JWT_PARAM,),
-    response=VerdictModel,
+    response=Verdict,
     errors=(404, 503),
 )
 def diagnose_check(stream_id: str, check: str) -> Response:
     stream_id = known_stream_id(stream_id)
-    doctor = _doctor()
+    doctor = service(Diagnostician)
     if check not in STREAM_CHECKS:
         raise NotFoundError(f"no check {check[:32]!r}: use one of {', '.join(STREAM_CHECKS)}")
     if check == "rtmp":
@@ -109,36 +103,25 @@ def diagnose_check(stream_id: str, check: str) -> Response:
     if check == "hls":
         return _answer(doctor.hls(stream_id))
     if check == "playback":
-        return _answer(doctor.playback(stream_id, request.headers.get(JWT_HEADER) or None))
+        return _answer(doctor.playback(stream_id, _jwt()))
     return _answer(doctor.recording(stream_id))
 
 
 @bp.post("/streams/<stream_id>/diagnosis/rtmp")
-@documented(
-    "Check an encoder's stream key and server URL against this stream",
-    "diagnosis",
-    auth="ops",
-    body=RtmpCheckRequest,
-    response=VerdictModel,
-    errors=(400, 404, 413, 503),
-)
-def diagnose_encoder(stream_id: str) -> Response:
-    body = _rtmp_request()
-    return _answer(_doctor().rtmp(known_stream_id(stream_id), body.stream_key, body.ingest_url))
-
-
 @bp.post("/diagnosis/rtmp")
 @documented(
-    "Check an encoder's settings when only its stream key is known",
+    "Check an encoder's stream key and server URL: against a stream, or found by the key alone",
     "diagnosis",
     auth="ops",
     body=RtmpCheckRequest,
-    response=VerdictModel,
-    errors=(400, 413, 503),
+    response=Verdict,
+    errors=(400, 404, 413, 503),
 )
-def diagnose_encoder_by_key() -> Response:
-    body = _rtmp_request()
-    return _answer(_doctor().rtmp(None, body.stream_key, body.ingest_url))
+def diagnose_encoder(stream_id: str | None = None) -> Response:
+    if stream_id is not None:
+        stream_id = known_stream_id(stream_id)
+    body = parse_body(RtmpCheckRequest)
+    return _answer(service(Diagnostician).rtmp(stream_id, body.stream_key, body.ingest_url))
 
 
 @bp.get("/diagnosis/webhooks")
@@ -146,8 +129,8 @@ def diagnose_encoder_by_key() -> Response:
     "Are Livepeer's deliveries reaching this receiver and verifying?",
     "diagnosis",
     auth="ops",
-    response=VerdictModel,
+    response=Verdict,
     errors=(503,),
 )
 def diagnose_webhooks() -> Response:
-    return _answer(_doctor().webhooks())
+    return _answer(service(Diagnostician).webhooks())

@@ -1,13 +1,16 @@
-"""Liveness and readiness probes for load balancers and orchestrators (no auth)."""
+"""Liveness and readiness probes for load balancers and orchestrators, and the API's own
+description (no auth)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, jsonify
+from svcs.flask import get as service
+from svcs.flask import get_pings
 
 from webhook_service.http.errors import StorageUnavailableError
+from webhook_service.http.openapi import OPENAPI_SCHEMA, OpenApiDocument, documented
 from webhook_service.http.schemas import HealthStatus
-from webhook_service.store import Store
-from webhook_service.telemetry.openapi import build_spec, documented
+from webhook_service.store import StorageError
 
 bp = Blueprint("health", __name__)
 
@@ -22,18 +25,18 @@ def healthz() -> Response:
 @bp.get("/readyz")
 @documented("Readiness: 200 when Redis answers", "health", response=HealthStatus, errors=(503,))
 def readyz() -> Response:
-    """200 when Redis answers; 503 otherwise, so the load balancer stops sending traffic."""
-    store: Store = current_app.extensions["livepeer.store"]
-    if not store.ping():
-        raise StorageUnavailableError("Redis did not answer PING")
+    """200 when every service with a health ping answers (Redis); else 503, so the load
+    balancer stops sending traffic."""
+    for ping in get_pings():
+        try:
+            ping.ping()
+        except StorageError:
+            raise StorageUnavailableError("Redis did not answer PING") from None
     return jsonify(status="ready", redis="ok")
 
 
 @bp.get("/openapi.json")
-@documented("This OpenAPI 3.1 description", "health", response="application/json")
+@documented("This OpenAPI 3.1 description", "health", response=OPENAPI_SCHEMA)
 def openapi() -> Response:
     """The OpenAPI document, generated from the running app's routes and models."""
-    spec = current_app.extensions.get("livepeer.openapi")
-    if spec is None:
-        spec = current_app.extensions["livepeer.openapi"] = build_spec(current_app)
-    return jsonify(spec)
+    return jsonify(service(OpenApiDocument).spec)

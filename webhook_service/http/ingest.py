@@ -1,47 +1,128 @@
-"""POST /webhooks/livepeer, the route Livepeer delivers to: the hot path, served ahead of Flask."""
+"""POST /webhooks/livepeer, the route Livepeer delivers to: read the body, receive, answer.
+
+The edge (http/edge.py) calls `Ingest` directly for POSTs, ahead of Flask's request
+machinery, which costs more CPU than verifying and storing a delivery (bench/README.md). The
+route is also a Flask view (the same handler, through `Response.from_app`), so it is in the
+URL map, the OpenAPI document and `flask routes`; other methods get Flask's 405.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable, Iterable
-from http import HTTPStatus
 from typing import Any
 
+from flask import Blueprint, request
+from svcs.flask import get as service
+from werkzeug.wrappers import Response
 from werkzeug.wsgi import ClosingIterator
 
+from webhook_service.http.body import read_body
+from webhook_service.http.edge import EXCHANGE, STATUS_LINES
 from webhook_service.http.errors import (
-    PROBLEM_MEDIA_TYPE,
-    BadRequestError,
+    BadSignatureError,
+    MalformedDeliveryError,
     PayloadTooLargeError,
     ServiceError,
+    StaleDeliveryError,
+    problem_headers,
     problem_json,
-    reject_delivery,
     storage_unavailable,
 )
-from webhook_service.http.proxy import WSGIApp
+from webhook_service.http.openapi import Param, documented
 from webhook_service.http.schemas import IngestAck
-from webhook_service.http.security import security_headers
-from webhook_service.ingest.events import DeliveryEnvelope, EventError, FreshnessError
-from webhook_service.ingest.receiver import Receipt, Receiver
-from webhook_service.ingest.signature import SignatureError
+from webhook_service.ingest.events import DeliveryEnvelope
+from webhook_service.ingest.receiver import DeliveryRejected, Receipt, Receiver
 from webhook_service.store import StorageError, Store
-from webhook_service.store.retention import Sweeper, sweep_quietly
-from webhook_service.telemetry.openapi import Operation, Param
-from webhook_service.telemetry.requests import (
-    INGEST_ROUTE,
-    IngestOutcome,
-    RequestRecord,
-    record,
-    request_id,
-)
+from webhook_service.store.retention import Sweeper
+from webhook_service.telemetry.requests import IngestOutcome
+from webhook_service.times import now_ms
 
 logger = logging.getLogger(__name__)
 
+INGEST_ROUTE = "/webhooks/livepeer"
 SIGNATURE_HEADER = "Livepeer-Signature"
 _SIGNATURE_ENVIRON = "HTTP_" + SIGNATURE_HEADER.upper().replace("-", "_")  # WSGI's name for it
-OPERATION = Operation(
+_REJECTIONS: dict[str, type[ServiceError]] = {
+    "bad_signature": BadSignatureError,
+    "stale": StaleDeliveryError,
+    "malformed": MalformedDeliveryError,
+}
+Answer = tuple[int, bytes, list[tuple[str, str]]]  # status, body, headers of this answer
+
+bp = Blueprint("ingest", __name__)
+
+
+class Ingest:
+    """The ingest route as a WSGI app: one delivery in, its answer out, its outcome noted."""
+
+    def __init__(self, receiver: Receiver, store: Store, sweeper: Sweeper, max_body: int) -> None:
+        self._receiver = receiver
+        self._store = store
+        self._sweeper = sweeper
+        self._max_body = max_body
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        outcome = IngestOutcome()
+        exchange = environ.get(EXCHANGE)
+        if exchange is not None:
+            exchange.ingest = outcome
+        status, body, headers = self._deliver(environ, outcome)
+        headers.append(("Content-Length", str(len(body))))
+        start_response(STATUS_LINES[status], headers)
+        if outcome.outcome == "accepted":
+            # After the answer is written: Livepeer never waits for the sweep.
+            return ClosingIterator([body], self._sweeper.sweep_quietly)
+        return [body]
+
+    def _deliver(self, environ: dict[str, Any], outcome: IngestOutcome) -> Answer:
+        """Read, verify, parse and store one delivery; note in `outcome` what happened."""
+        try:
+            body = read_body(environ, self._max_body)
+            receipt = self._receiver.receive(body, environ.get(_SIGNATURE_ENVIRON), now_ms())
+        except ServiceError as error:  # the body could not be read, or was too large
+            reason = "too_large" if isinstance(error, PayloadTooLargeError) else "malformed"
+            return self._rejected(outcome, reason, reason, error)
+        except DeliveryRejected as rejected:
+            outcome.event_label = rejected.event_label
+            problem = _REJECTIONS[rejected.outcome](rejected.detail)
+            return self._rejected(outcome, rejected.outcome, rejected.reason, problem)
+        except StorageError as failure:
+            outcome.outcome = "storage_error"
+            return _problem(storage_unavailable(failure, INGEST_ROUTE))
+        return _accepted(receipt, outcome)
+
+    def _rejected(
+        self, outcome: IngestOutcome, name: str, reason: str, error: ServiceError
+    ) -> Answer:
+        """Note and count a refused delivery (for the `webhooks` diagnosis), then answer it."""
+        outcome.outcome, outcome.reject_reason = name, reason
+        try:
+            self._store.record_rejection(reason, now_ms())
+        except StorageError:
+            logger.warning("could not count a rejected delivery", extra={"reason": reason})
+        return _problem(error)
+
+
+def _problem(error: ServiceError) -> Answer:
+    return error.status, problem_json(error), problem_headers(error)
+
+
+def _accepted(receipt: Receipt, outcome: IngestOutcome) -> Answer:
+    delivery = receipt.delivery
+    outcome.outcome = "duplicate" if receipt.duplicate else "accepted"
+    outcome.event_id, outcome.event_name = delivery.id, delivery.event
+    outcome.event_label = delivery.metric_name
+    ack = {"id": delivery.id, "event": delivery.event, "duplicate": receipt.duplicate}
+    body = json.dumps(ack, separators=(",", ":")).encode()
+    return 200, body, [("Content-Type", "application/json")]
+
+
+@bp.post(INGEST_ROUTE)
+@documented(
     "Receive a Livepeer webhook delivery",
     "ingest",
     auth="signature",
@@ -50,149 +131,6 @@ OPERATION = Operation(
     response=IngestAck,
     errors=(400, 401, 413, 503),
 )
-Headers = list[tuple[str, str]]
-Answer = tuple[int, bytes, Headers]  # status, body, headers of this answer only
-
-
-class MethodNotAllowedError(ServiceError):
-    """Raised for any method but POST on the ingest route."""
-
-    status, title, slug = 405, "Method Not Allowed", "method-not-allowed"
-
-
-class BodyUnreadableError(BadRequestError):
-    """Raised when the server cannot read the body: a broken chunked encoding, a lost client."""
-
-
-def read_body(environ: dict[str, Any], limit: int) -> bytes:
-    """The raw body, refusing more than `limit` bytes (chunked bodies included).
-
-    Without Content-Length the server must have terminated the input (gunicorn de-chunks and
-    does); otherwise there is nothing safe to read. A server's reader fails with its own errors
-    (gunicorn's are not even OSErrors): whatever it raises, the body is lost, the client's fault.
-    """
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or -1)
-    except ValueError:
-        length = -1
-    if length > limit:
-        raise PayloadTooLargeError(f"the body is larger than {limit} bytes")
-    stream = environ["wsgi.input"]
-    try:
-        if length >= 0:
-            body: bytes = stream.read(length)
-        elif environ.get("wsgi.input_terminated"):
-            body = stream.read(limit + 1)
-        else:
-            body = b""
-    except Exception as error:
-        raise BodyUnreadableError(
-            "the request body could not be read (a malformed chunked encoding or a dropped "
-            "connection)"
-        ) from error
-    if len(body) > limit:
-        raise PayloadTooLargeError(f"the body is larger than {limit} bytes")
-    return body
-
-
-def _problem(error: ServiceError) -> Answer:
-    body = problem_json(error.status, error.title, error.detail, error.slug)
-    return error.status, body, [("Content-Type", PROBLEM_MEDIA_TYPE), *error.headers.items()]
-
-
-def _accepted(receipt: Receipt) -> Answer:
-    delivery = receipt.delivery
-    ack = {"id": delivery.id, "event": delivery.event, "duplicate": receipt.duplicate}
-    return (
-        200,
-        json.dumps(ack, separators=(",", ":")).encode(),
-        [("Content-Type", "application/json")],
-    )
-
-
-class IngestEndpoint:
-    """The WSGI app for the ingest route; `fallback` (the Flask app) serves every other path.
-
-    Flask's request machinery (context, routing, hooks, Response objects) cost more CPU than
-    verifying and storing a delivery (bench/README.md). What the Flask routes get from their
-    hooks this route does itself, through the same functions: problem+json errors, the
-    security headers, X-Request-ID, the request metrics and log line.
-    """
-
-    def __init__(
-        self,
-        receiver: Receiver,
-        store: Store,
-        sweeper: Sweeper,
-        max_body_bytes: int,
-        fallback: WSGIApp,
-    ) -> None:
-        self._receiver = receiver
-        self._store = store
-        self._sweeper = sweeper
-        self._max_body = max_body_bytes
-        self._fallback = fallback
-
-    def __call__(
-        self, environ: dict[str, Any], start_response: Callable[..., Any]
-    ) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") != INGEST_ROUTE:
-            return self._fallback(environ, start_response)
-        started = time.perf_counter()
-        rid = request_id(environ.get("HTTP_X_REQUEST_ID"))
-        method = environ.get("REQUEST_METHOD", "")
-        outcome = IngestOutcome()
-        if method == "POST":
-            status, body, headers = self._deliver(environ, outcome)
-        else:
-            status, body, headers = _problem(MethodNotAllowedError("only POST is allowed here"))
-            headers.append(("Allow", "POST"))
-        elapsed = time.perf_counter() - started
-        remote = environ.get("REMOTE_ADDR")
-        record(
-            RequestRecord(rid, method, INGEST_ROUTE, INGEST_ROUTE, status, elapsed, remote, outcome)
-        )
-        headers += security_headers(environ.get("wsgi.url_scheme") == "https")
-        headers += [("Content-Length", str(len(body))), ("X-Request-ID", rid)]
-        start_response(f"{status} {HTTPStatus(status).phrase}", headers)
-        if outcome.outcome == "accepted":
-            # After the answer is written: Livepeer never waits for the sweep.
-            return ClosingIterator([body], lambda: sweep_quietly(self._sweeper))
-        return [body]
-
-    def _deliver(self, environ: dict[str, Any], outcome: IngestOutcome) -> Answer:
-        """Verify, parse and store one delivery; note in `outcome` what happened."""
-        try:
-            body = read_body(environ, self._max_body)
-            now_ms = time.time_ns() // 1_000_000
-            receipt = self._receiver.receive(body, environ.get(_SIGNATURE_ENVIRON), now_ms)
-        except (PayloadTooLargeError, BodyUnreadableError) as error:
-            reason = "too_large" if isinstance(error, PayloadTooLargeError) else "malformed"
-            outcome.outcome = outcome.reject_reason = reason
-            self._count_rejection(reason)
-            return _problem(error)
-        except (SignatureError, FreshnessError, EventError) as error:
-            rejection = reject_delivery(error)
-            outcome.outcome, outcome.reject_reason = rejection.outcome, rejection.reason
-            outcome.event_label = rejection.event_label or outcome.event_label
-            self._count_rejection(rejection.reason)
-            return _problem(rejection.error)
-        except StorageError as error:
-            outcome.outcome = "storage_error"
-            return _problem(storage_unavailable(error, INGEST_ROUTE))
-        except Exception as error:
-            # Log the traceback, never show it: it could carry request data.
-            logger.exception("unhandled error", exc_info=error)
-            return _problem(ServiceError("an unexpected error occurred"))
-        delivery = receipt.delivery
-        outcome.outcome = "duplicate" if receipt.duplicate else "accepted"
-        outcome.event_id, outcome.event_name = delivery.id, delivery.event
-        outcome.event_label = delivery.metric_name
-        return _accepted(receipt)
-
-    def _count_rejection(self, reason: str) -> None:
-        """Count a rejected delivery by reason for the webhooks diagnosis; never fails it."""
-        try:
-            self._store.record_rejection(reason, time.time_ns() // 1_000_000)
-        except StorageError:
-            logger.warning("could not count a rejected delivery", extra={"reason": reason})
+def receive() -> Response:
+    """The ingest route through Flask: the same handler, for a server without the edge."""
+    return Response.from_app(service(Ingest), request.environ)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app
+from svcs.flask import get as service
 
 from webhook_service.http.auth import require_bearer
+from webhook_service.http.openapi import documented
 from webhook_service.telemetry.metrics import RedisCollector, render
-from webhook_service.telemetry.openapi import documented
 
 bp = Blueprint("metrics", __name__)
 
@@ -22,6 +23,5 @@ def metrics() -> Response:
     token = current_app.config["SETTINGS"].metrics_token
     if token is not None:
         require_bearer((token,))
-    collector: RedisCollector = current_app.extensions["livepeer.metrics"]
-    body, content_type = render(collector)
+    body, content_type = render(service(RedisCollector))
     return Response(body, content_type=content_type)

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, Response, current_app, request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, ValidationError
+from flask import Blueprint, Response, current_app
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
+from svcs.exceptions import ServiceNotFoundError
+from svcs.flask import get as service
 
+from webhook_service.http.api import json_answer
 from webhook_service.http.auth import require_ops_token
-from webhook_service.http.errors import BadRequestError, NotFoundError, ServiceError
+from webhook_service.http.body import parse_body
+from webhook_service.http.errors import BadRequestError, LivepeerApiError, NotFoundError
+from webhook_service.http.openapi import documented
 from webhook_service.ingest.events import TOKEN_PATTERN
 from webhook_service.livepeer.api import LivepeerApi
 from webhook_service.reconcile.plan import Summary, since_ms
 from webhook_service.reconcile.runner import DEFAULT_RATE, Limits, ReconcileError, Reconciler
 from webhook_service.store import Store
-from webhook_service.telemetry.openapi import documented
+from webhook_service.times import now_ms
 
 bp = Blueprint("reconcile", __name__, url_prefix="/api")
 bp.before_request(require_ops_token)
@@ -54,33 +59,18 @@ class ReconcileSummary(BaseModel):
     failed: int
 
 
-class LivepeerApiError(ServiceError):
-    """Raised when the Livepeer API fails or times out while reconciling."""
-
-    status, title, slug = 502, "Livepeer API failed", "livepeer-api"
-
-
-def _request() -> ReconcileRequest:
-    try:
-        return ReconcileRequest.model_validate_json(request.get_data(cache=False) or b"{}")
-    except ValidationError as error:
-        first = error.errors(include_url=False, include_input=False)[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise BadRequestError(f"{where}: {first['msg']}") from None
-
-
 def _api() -> LivepeerApi:
-    api: LivepeerApi | None = current_app.extensions["livepeer.api"]
-    if api is None:
+    try:
+        return service(LivepeerApi)
+    except ServiceNotFoundError:
         raise BadRequestError(
             "LIVEPEER_API_KEY is not set: reconcile reads our webhook's log from the Livepeer API"
-        )
-    return api
+        ) from None
 
 
 def _run(body: ReconcileRequest, reconciler: Reconciler) -> Summary:
     try:
-        since = since_ms(body.since, time.time_ns() // 1_000_000)
+        since = since_ms(body.since, now_ms())
     except ValueError as error:
         raise BadRequestError(f"since: {error}") from None
     limits = Limits(
@@ -108,8 +98,6 @@ def _run(body: ReconcileRequest, reconciler: Reconciler) -> Summary:
     errors=(400, 404, 413, 502, 503),
 )
 def reconcile() -> Response:
-    body = _request()
-    store: Store = current_app.extensions["livepeer.store"]
-    summary = _run(body, Reconciler(_api(), store))
-    answer = ReconcileSummary(**summary.as_dict())
-    return Response(answer.model_dump_json(), mimetype="application/json")
+    body = parse_body(ReconcileRequest)
+    summary = _run(body, Reconciler(_api(), service(Store)))
+    return json_answer(ReconcileSummary(**summary.as_dict()))

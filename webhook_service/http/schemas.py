@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-
-def iso_from_ms(ms: int | None) -> str | None:
-    """Milliseconds since the epoch as an ISO-8601 UTC string with millisecond precision.
-
-    None also for a time no calendar date holds: a delivery may carry any integer (a stream's
-    `createdAt`, a session's `lastSeen`), and one such value must not fail every read.
-    """
-    if ms is None:
-        return None
-    try:
-        moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    except (OverflowError, ValueError, OSError):
-        return None
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+from webhook_service.times import iso_from_ms
 
 
 class Session(BaseModel):
@@ -144,30 +130,3 @@ def event_from_record(record: dict[str, Any]) -> Event:
             "received_at": iso_from_ms(record["received_at"]),
         }
     )
-
-
-class Verdict(BaseModel):
-    """One check's answer (contract): stable code, cause and fix for a person, evidence."""
-
-    check: Literal["rtmp", "hls", "playback", "recording", "webhooks", "ai"]
-    status: Literal["ok", "warn", "fail", "unknown"]
-    code: str
-    cause: str
-    fix: str
-    evidence: dict[str, Any]
-
-
-class Diagnosis(BaseModel):
-    """Every stream check; `status` is the worst of the verdicts (fail > warn > unknown > ok)."""
-
-    stream_id: str
-    status: Literal["ok", "warn", "fail", "unknown"]
-    verdicts: list[Verdict]
-
-
-class RtmpCheckRequest(BaseModel):
-    """What the encoder is configured with; the key is compared, never stored or echoed."""
-
-    model_config = ConfigDict(extra="forbid")
-    stream_key: str | None = Field(default=None, min_length=1, max_length=256)
-    ingest_url: str | None = Field(default=None, min_length=1, max_length=2048)

@@ -1,4 +1,4 @@
-"""Security headers, guarded request bodies, and the failed-authentication limit of /api/*.
+"""Security headers, and the failed-authentication limit of /api/*.
 
 The threats each measure answers, and the tests that prove it, are in SECURITY.md.
 """
@@ -8,12 +8,8 @@ from __future__ import annotations
 import ipaddress
 import logging
 from dataclasses import dataclass
-from typing import IO
 
-from flask import Flask, Response, current_app, request
-from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
-
-from webhook_service.http.errors import ServiceError
+from webhook_service.http.errors import AuthRateLimitedError
 from webhook_service.store import StorageError, Store
 
 logger = logging.getLogger(__name__)
@@ -29,85 +25,19 @@ SECURITY_HEADERS = {
 }
 # One year, without includeSubDomains: other hosts of the operator's domain are not ours to pin.
 HSTS = "max-age=31536000"
-LIMITER_EXTENSION = "livepeer.auth_limiter"
-_HTTP_HEADERS = (*SECURITY_HEADERS.items(), ("Cache-Control", "no-store"))
+# Nothing is cacheable (operators' data, readiness, acks) unless a view says otherwise.
+DEFAULT_CACHE_CONTROL = ("Cache-Control", "no-store")
+_HTTP_HEADERS = tuple(SECURITY_HEADERS.items())
 _HTTPS_HEADERS = (*_HTTP_HEADERS, ("Strict-Transport-Security", HSTS))
 
 
 def security_headers(https: bool) -> tuple[tuple[str, str], ...]:
-    """The standard headers of every answer, for a WSGI app that builds its own."""
-    return _HTTPS_HEADERS if https else _HTTP_HEADERS
-
-
-def add_security_headers(response: Response) -> Response:
-    """`after_request`: the standard headers; HSTS only on https, which is when browsers honour it.
+    """The headers every answer carries; HSTS only on https, which is when browsers honour it.
 
     Behind a proxy listed in FORWARDED_ALLOW_IPS, gunicorn takes the scheme from its
-    X-Forwarded-Proto. Nothing is cacheable (operators' data, readiness, acks) unless a view
-    says otherwise.
+    X-Forwarded-Proto.
     """
-    response.headers.update(SECURITY_HEADERS)
-    response.headers.setdefault("Cache-Control", "no-store")
-    if request.is_secure:
-        response.headers["Strict-Transport-Security"] = HSTS
-    return response
-
-
-class GuardedInput:
-    """The request body as views read it: a broken body is a 400, an over-long one a 413.
-
-    A server's body reader fails on a malformed chunked encoding or a dropped connection, with
-    its own errors (gunicorn's are not even OSErrors): the client's fault, so a 400, not a 500.
-    werkzeug stops reading a streamed (chunked) body at MAX_CONTENT_LENGTH without telling
-    whether more followed: with `limit`, this looks one byte further once a reader has taken
-    exactly `limit` bytes. A reader that asks for more itself (the ingest route) gets the bytes
-    and judges them. No `readinto`: werkzeug would call that instead of `read`.
-    """
-
-    def __init__(self, stream: IO[bytes], limit: int | None) -> None:
-        self._stream = stream
-        self._limit = limit
-        self._taken = 0
-
-    def read(self, size: int = -1) -> bytes:
-        try:
-            data = self._stream.read(size)
-            self._taken += len(data)
-            longer = self._taken == self._limit and bool(self._stream.read(1))
-        except Exception as error:  # any server's reader: whatever it raises, the body is lost
-            raise ClientDisconnected(
-                "the request body could not be read (a malformed chunked encoding or a dropped "
-                "connection)"
-            ) from error
-        if longer:
-            raise RequestEntityTooLarge(f"the body is larger than {self._limit} bytes")
-        return data
-
-
-def guard_body() -> None:
-    """`before_request`: read the body through GuardedInput (nothing is read here).
-
-    The body is read, after authentication, by the view that wants it. Only a streamed body
-    needs the limit: werkzeug (and the ingest route) refuse a long Content-Length as it is.
-    """
-    environ = request.environ
-    if "wsgi.input" in environ:
-        streamed = request.content_length is None and environ.get("wsgi.input_terminated")
-        limit = current_app.config["MAX_CONTENT_LENGTH"] if streamed else None
-        environ["wsgi.input"] = GuardedInput(environ["wsgi.input"], limit)
-
-
-class AuthRateLimitedError(ServiceError):
-    """Raised for every /api request from an address that failed authentication too often."""
-
-    status, title, slug = 429, "Too many failed authentications", "auth-rate-limited"
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(
-            "too many requests with wrong credentials came from this address; every /api "
-            f"request from it is refused for {retry_after} s more",
-            {"Retry-After": str(retry_after)},
-        )
+    return _HTTPS_HEADERS if https else _HTTP_HEADERS
 
 
 def client_bucket(address: str | None) -> str:
@@ -165,21 +95,3 @@ class AuthFailureLimiter:
                 "failed-auth limit reached: /api refuses this client until its window ends",
                 extra={"client": client, "window_seconds": self.window_seconds},
             )
-
-
-def auth_limiter() -> AuthFailureLimiter:
-    """The app's limiter (set by init_app)."""
-    limiter: AuthFailureLimiter = current_app.extensions[LIMITER_EXTENSION]
-    return limiter
-
-
-def init_app(app: Flask) -> None:
-    """Register the security headers and the failed-auth limiter (needs the app's store)."""
-    settings = app.config["SETTINGS"]
-    app.extensions[LIMITER_EXTENSION] = AuthFailureLimiter(
-        app.extensions["livepeer.store"],
-        settings.auth_failure_limit,
-        settings.auth_failure_window_seconds,
-    )
-    app.before_request(guard_body)
-    app.after_request(add_security_headers)

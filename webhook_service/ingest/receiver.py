@@ -4,12 +4,35 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from webhook_service.config import Secret
 from webhook_service.ingest import events, signature
-from webhook_service.ingest.events import Delivery
+from webhook_service.ingest.events import Delivery, EventError, FreshnessError
+from webhook_service.ingest.signature import SignatureError
 from webhook_service.ingest.stream_update import StreamUpdate, build_update
+
+RejectedOutcome = Literal["bad_signature", "stale", "malformed"]
+# Why a signature was refused, as the `webhooks` diagnosis counts it.
+SIGNATURE_REASONS = {
+    "missing": "missing_signature",
+    "malformed": "malformed_signature",
+    "mismatch": "signature_mismatch",
+}
+
+
+class DeliveryRejected(Exception):
+    """Raised for a delivery the contract refuses (Livepeer gives up on it): why, in the words
+    of the metrics (`outcome`), the `webhooks` diagnosis (`reason`) and a person (`detail`)."""
+
+    def __init__(
+        self, outcome: RejectedOutcome, reason: str, detail: str, event_label: str = "unknown"
+    ) -> None:
+        super().__init__(detail)
+        self.outcome: RejectedOutcome = outcome
+        self.reason = reason
+        self.detail = detail
+        self.event_label = event_label  # the event's metric label, once it was verified
 
 
 class ApplyOutcome(Protocol):
@@ -38,13 +61,24 @@ class Receiver:
         self._sink = sink
 
     def receive(self, body: bytes, header: str | None, now_ms: int) -> Receipt:
-        """Verify and apply a delivery; raises the core's errors for every rejection.
+        """Verify and apply a delivery.
 
-        Raises signature.SignatureError, events.EventError, events.FreshnessError, and whatever
-        the sink raises when storage fails.
+        Raises DeliveryRejected for every refusal, and whatever the sink raises when storage
+        fails (the store's StorageError).
         """
-        header_t = signature.verify(body, header, self._secrets)
-        delivery = events.parse_delivery(body)
-        events.check_freshness(delivery, header_t, now_ms, self._tolerance)
+        try:
+            header_t = signature.verify(body, header, self._secrets)
+        except SignatureError as error:
+            reason = SIGNATURE_REASONS[error.reason]
+            raise DeliveryRejected("bad_signature", reason, error.detail) from None
+        try:
+            delivery = events.parse_delivery(body)
+        except EventError as error:
+            raise DeliveryRejected("malformed", "malformed", str(error)) from None
+        try:
+            events.check_freshness(delivery, header_t, now_ms, self._tolerance)
+        except FreshnessError as error:
+            reason = "stale" if error.reason == "stale" else "timestamp_mismatch"
+            raise DeliveryRejected(error.reason, reason, error.detail, error.event) from None
         result = self._sink.apply(build_update(delivery, received_at_ms=now_ms))
         return Receipt(delivery, result.duplicate)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from webhook_service.urls import redact_url
 
 # Keys whose values are (or may hold) credentials wherever they appear in a delivery: pull
 # headers, multistream target specs (their RTMP URLs end in the target's stream key), and the
@@ -12,22 +13,6 @@ SECRET_KEYS = frozenset(
     {"streamKey", "sharedSecret", "accessKey", "headers", "authorization", "spec", "webhookContext"}
 )
 _MAX_DEPTH = 32
-
-
-def strip_credentials(url: str) -> str:
-    """Keep only scheme, host and port of a URL.
-
-    Userinfo and query strings carry credentials, and an RTMP path ends in the upstream's
-    stream key; the host is what an operator needs to see where a stream is pulled from.
-    """
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        if parts.port is not None:
-            host = f"{host}:{parts.port}"
-    except ValueError:
-        return "[unparseable url removed]"
-    return urlunsplit((parts.scheme, host, "", "", ""))
 
 
 def scrub(value: dict[str, Any], depth: int = 0) -> dict[str, Any]:
@@ -43,7 +28,7 @@ def scrub(value: dict[str, Any], depth: int = 0) -> dict[str, Any]:
         if depth >= _MAX_DEPTH:
             continue
         if key == "source" and isinstance(item, str) and "://" in item:
-            cleaned[key] = strip_credentials(item)
+            cleaned[key] = redact_url(item, keep_path=False)
         elif isinstance(item, dict):
             cleaned[key] = scrub(item, depth + 1)
         elif isinstance(item, list):

@@ -11,19 +11,18 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 
 from webhook_service.config import Secret, Settings
 from webhook_service.livepeer.facts import (
     ApiSession,
-    ApiStream,
     ApiWebhook,
     PlaybackInfo,
     SigningKey,
-    WebhookLogEntry,
 )
 from webhook_service.livepeer.probe import Prober
+from webhook_service.livepeer.results import ApiResult, StreamResult, WebhookLogPage
 from webhook_service.livepeer.shapes import (
     ShapeError,
     parse_log_entry,
@@ -33,35 +32,12 @@ from webhook_service.livepeer.shapes import (
     parse_stream,
     parse_webhook,
 )
+from webhook_service.urls import same_url
 
 T = TypeVar("T")
 
 SHAPE_ERROR = "unexpected response shape"
 _NEXT_LINK = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?', re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class ApiResult(Generic[T]):
-    """A value, or `not_found` (HTTP 404), or an `error` saying why the API gave neither."""
-
-    value: T | None = None
-    not_found: bool = False
-    error: str | None = None
-    status: int | None = None  # HTTP status of the last response, when there was one
-    incomplete: bool = False  # a list had more pages than the client follows
-
-
-@dataclass(frozen=True)
-class StreamResult(ApiResult[ApiStream]):
-    """A stream lookup; `key_matches` compares a given key with the API's (never kept)."""
-
-    key_matches: bool | None = None  # None: no key given, or the API did not show one
-
-
-@dataclass(frozen=True)
-class WebhookLogPage:
-    entries: tuple[WebhookLogEntry, ...]
-    next_url: str | None  # pass back as `next_url` for the next (older) page
 
 
 @dataclass(frozen=True)
@@ -130,6 +106,14 @@ class LivepeerApi:
     def list_webhooks(self, *, deadline: float) -> ApiResult[tuple[ApiWebhook, ...]]:
         """GET /webhook, following `Link: rel="next"` for up to max_pages pages."""
         return self._list(self._url("webhook", limit=self._limit), deadline, parse_webhook)
+
+    def find_webhook(self, url: str, *, deadline: float) -> ApiResult[ApiWebhook]:
+        """Our webhook: the one whose url is `url` by `urls.same_url` (`not_found`: none is)."""
+        listed = self.list_webhooks(deadline=deadline)
+        if listed.value is None:
+            return ApiResult(error=listed.error or "no answer", status=listed.status)
+        hook = next((h for h in listed.value if same_url(h.url, url)), None)
+        return ApiResult(value=hook, not_found=hook is None, status=listed.status)
 
     def get_webhook(self, webhook_id: str, *, deadline: float) -> ApiResult[ApiWebhook]:
         """GET /webhook/{id}."""

@@ -77,6 +77,18 @@ class WebhookLogEntry:
     event_id: str | None = None  # the delivery's body `id`, when request.body parses
     stream_id: str | None = None  # body `stream.id`, else `payload.session.parentId`
 
+    @property
+    def failed(self) -> bool:
+        """Whether this delivery failed: `success` false, or no 2xx answer at all.
+
+        A row without a response status is a timeout or a network error: a failure
+        (DESIGN.md). `success`, when Livepeer gives it, decides.
+        """
+        if self.success is not None:
+            return self.success is False
+        status = self.response_status
+        return not (isinstance(status, int) and 200 <= status < 300)
+
 
 @dataclass(frozen=True)
 class SigningKey:

@@ -6,7 +6,6 @@ Every failure becomes an `HttpResult.error` string, never an exception.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,18 +22,17 @@ from urllib3.exceptions import (
     SSLError,
 )
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
-from urllib3.util import Url, parse_url
 
 from webhook_service.config import Settings
+from webhook_service.livepeer.allowlist import AllowList, origin
 from webhook_service.livepeer.facts import HttpResult
+from webhook_service.urls import redact_url
 
 MAX_REDIRECTS = 3
 DEFAULT_CALL_TIMEOUT = 3.0
 DEFAULT_MAX_BYTES = 65_536
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 16_384
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-_HOST = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*|\[[0-9a-f:.]+\]")  # DNS names and IP literals
 # What urllib3 itself drops when a redirect leaves the origin: credentials for one host must
 # never reach another, even an allowed one (the API key must not go to the CDN).
 _CROSS_ORIGIN_DROP = frozenset({"authorization", "proxy-authorization", "cookie"})
@@ -52,32 +50,6 @@ class ProbeResponse:
 
 class _Failure(Exception):
     """Internal: ends a probe with this error text (never leaves the module)."""
-
-
-def strip_query(url: str) -> str:
-    """The URL without query string, fragment or credentials (tokens travel in queries)."""
-    try:
-        u = parse_url(url)
-    except LocationParseError:
-        return ""
-    return Url(scheme=u.scheme, host=u.host, port=u.port, path=u.path).url
-
-
-def _origin(url: str) -> tuple[str, str, int] | None:
-    """(scheme, host, port) of an http(s) URL, host lower-case without a trailing dot.
-
-    Parsed by urllib3, the parser that decides where the request goes: `urllib.parse` reads
-    `http://evil.example\\@livepeer.studio/` as livepeer.studio, urllib3 connects to evil.example.
-    """
-    try:
-        u = parse_url(url)
-    except LocationParseError:
-        return None
-    scheme = (u.scheme or "").lower()
-    host = (u.host or "").lower().rstrip(".")
-    if scheme not in _DEFAULT_PORTS or not _HOST.fullmatch(host):
-        return None
-    return scheme, host, u.port or _DEFAULT_PORTS[scheme]
 
 
 class Prober:
@@ -101,12 +73,7 @@ class Prober:
         # urllib3 logs request lines at DEBUG: paths with stream keys (/stream/key/<key>) and
         # ?jwt= queries. Whatever the logging setup, those lines must never be emitted.
         logging.getLogger("urllib3").setLevel(logging.WARNING)
-        # Exact bases match host and port: on 127.0.0.1 (tests, sidecars) another port is
-        # another service entirely.
-        self._exact = {(o[1], o[2]) for o in map(_origin, allowed_bases) if o is not None}
-        self._suffixes = tuple(
-            s.strip().strip(".").lower() for s in allowed_suffixes if s.strip().strip(".")
-        )
+        self._allowed = AllowList(allowed_bases, allowed_suffixes)
         self.call_timeout = call_timeout
         self._user_agent = user_agent
         self._pool = urllib3.PoolManager(num_pools=20, maxsize=pool_maxsize, block=False)
@@ -128,7 +95,7 @@ class Prober:
         )
 
     def __repr__(self) -> str:
-        return f"Prober(call_timeout={self.call_timeout}, suffixes={self._suffixes!r})"
+        return f"Prober(call_timeout={self.call_timeout}, allowed={self._allowed!r})"
 
     def close(self) -> None:
         """Close pooled connections."""
@@ -136,13 +103,7 @@ class Prober:
 
     def is_allowed(self, url: str) -> bool:
         """Whether a probe may contact this URL's host."""
-        origin = _origin(url)
-        if origin is None:
-            return False
-        _, host, port = origin
-        if (host, port) in self._exact:
-            return True
-        return any(host == s or host.endswith("." + s) for s in self._suffixes)
+        return self._allowed.allows(url)
 
     def fetch(
         self,
@@ -194,13 +155,13 @@ class Prober:
                 return self._finished(response, current, hops, started)
             target = _join(current, location)
             if not self.is_allowed(target):
-                host = _origin(target)
+                host = origin(target)
                 name = host[1] if host else "an invalid URL"
                 error = f"redirect to a disallowed host: {name}"
                 return self._failed(current, error, hops, started)
             if response.result.status in {301, 302, 303} and method not in {"GET", "HEAD"}:
                 method, body = "GET", None  # what browsers and Livepeer's clients do
-            if _origin(target) != _origin(current):
+            if origin(target) != origin(current):
                 sent = {k: v for k, v in sent.items() if k.lower() not in _CROSS_ORIGIN_DROP}
             current = target
         return self._failed(
@@ -218,7 +179,7 @@ class Prober:
     ) -> tuple[ProbeResponse, str | None]:
         """One request without redirects: the response and its redirect target, if any."""
         if not self.is_allowed(url):
-            host = _origin(url)
+            host = origin(url)
             raise _Failure(f"host not allowed: {host[1]}" if host else "invalid URL")
         timeout = min(self.call_timeout, deadline - time.monotonic())
         if timeout <= 0:
@@ -261,7 +222,7 @@ class Prober:
     def _failed(url: str, error: str, redirects: int, started: float) -> ProbeResponse:
         elapsed = (time.monotonic() - started) * 1000
         result = HttpResult(
-            url=strip_query(url), error=error, redirects=redirects, elapsed_ms=elapsed
+            url=redact_url(url), error=error, redirects=redirects, elapsed_ms=elapsed
         )
         return ProbeResponse(result)
 
@@ -271,7 +232,7 @@ class Prober:
     ) -> ProbeResponse:
         r = response.result
         result = HttpResult(
-            url=strip_query(url),
+            url=redact_url(url),
             status=r.status,
             body=r.body,
             content_type=r.content_type,

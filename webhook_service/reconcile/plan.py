@@ -48,14 +48,6 @@ class Summary:
         }
 
 
-def delivery_failed(entry: WebhookLogEntry) -> bool:
-    """Whether a log row records a failed delivery (no 2xx, or no answer at all)."""
-    if entry.success is not None:
-        return entry.success is False
-    status = entry.response_status
-    return not (isinstance(status, int) and 200 <= status < 300)
-
-
 def failed_candidates(entries: Iterable[WebhookLogEntry], since_ms: int) -> list[Candidate]:
     """One candidate per event id among the failed rows created at or after `since_ms`, oldest
     event first (so a capped run makes progress from the start of the outage).
@@ -66,7 +58,7 @@ def failed_candidates(entries: Iterable[WebhookLogEntry], since_ms: int) -> list
     chosen: dict[str, Candidate] = {}
     for entry in entries:
         created = entry.created_at_ms
-        if not isinstance(created, int) or created < since_ms or not delivery_failed(entry):
+        if not isinstance(created, int) or created < since_ms or not entry.failed:
             continue
         event_id = entry.event_id
         if not isinstance(event_id, str) or not _TOKEN.match(event_id):

@@ -13,12 +13,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from webhook_service.diagnostics.webhooks import normalise_url
 from webhook_service.livepeer.facts import ApiWebhook, WebhookLogEntry
 from webhook_service.reconcile.plan import Candidate, Summary, failed_candidates, plan
 
 if TYPE_CHECKING:
-    from webhook_service.livepeer.api import ApiResult, WebhookLogPage
+    from webhook_service.livepeer.results import ApiResult, WebhookLogPage
 
 # Livepeer's API is shared by the whole account: a few resends a second finish a day-long outage
 # (~1 event a minute per stream) in minutes without tripping its rate limits (HTTP 429).
@@ -53,7 +52,7 @@ class Limits:
 class LogApi(Protocol):
     """The Livepeer API calls reconcile needs (LivepeerApi has them)."""
 
-    def list_webhooks(self, *, deadline: float) -> ApiResult[tuple[ApiWebhook, ...]]: ...
+    def find_webhook(self, url: str, *, deadline: float) -> ApiResult[ApiWebhook]: ...
 
     def webhook_log(
         self,
@@ -104,14 +103,14 @@ class Reconciler:
             return webhook_id
         if not public_url:
             raise ReconcileError("usage", "give webhook_id, or set PUBLIC_URL to find our webhook")
-        listed = self._api.list_webhooks(deadline=self._call_deadline(limits))
-        if listed.value is None:
-            raise ReconcileError("upstream", f"listing webhooks failed: {listed.error}")
-        wanted = normalise_url(public_url)
-        for hook in listed.value:
-            if normalise_url(hook.url) == wanted:
-                return hook.id
-        raise ReconcileError("not_found", "no webhook of LIVEPEER_API_KEY's project has PUBLIC_URL")
+        found = self._api.find_webhook(public_url, deadline=self._call_deadline(limits))
+        if found.value is not None:
+            return found.value.id
+        if found.not_found:
+            raise ReconcileError(
+                "not_found", "no webhook of LIVEPEER_API_KEY's project has PUBLIC_URL"
+            )
+        raise ReconcileError("upstream", f"listing webhooks failed: {found.error}")
 
     def run(
         self,

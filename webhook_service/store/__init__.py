@@ -6,6 +6,9 @@ as an argument (`connect(settings)` builds one); every Redis failure surfaces as
 
 from __future__ import annotations
 
+import svcs
+
+from webhook_service.config import Settings
 from webhook_service.store.apply import (
     ASSET_FAILURE_TTL_SECONDS,
     CLAIM_TTL_SECONDS,
@@ -33,6 +36,7 @@ __all__ = [
     "Store",
     "close",
     "connect",
+    "register",
 ]
 
 
@@ -42,3 +46,17 @@ class Store(Apply, Reads, Maintenance):
     def close(self) -> None:
         """Close the client's connections (the app closes its store on shutdown)."""
         close(self._client)
+
+
+def _require_answer(store: Store) -> None:
+    """The readiness ping: raises StorageError unless Redis answers."""
+    if not store.ping():
+        raise StorageError("Redis did not answer PING")
+
+
+def register(registry: svcs.Registry, settings: Settings, store: Store | None = None) -> Store:
+    """Register the app's Store (`store`, else one on REDIS_URL): pinged for readiness,
+    closed with the registry."""
+    store = store or Store(connect(settings), settings.redis_key_prefix)
+    registry.register_value(Store, store, ping=_require_answer, on_registry_close=store.close)
+    return store

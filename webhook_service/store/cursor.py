@@ -7,9 +7,11 @@ import binascii
 import re
 from dataclasses import dataclass
 
+from webhook_service.ingest.events import TOKEN_PATTERN
+
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
-_MEMBER_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+_MEMBER_RE = re.compile(TOKEN_PATTERN)
 
 
 class CursorError(ValueError):

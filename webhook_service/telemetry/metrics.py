@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 
+import svcs
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -22,6 +23,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from webhook_service.diagnostics.verdict import Verdict
 from webhook_service.livepeer.facts import HttpResult
 
 WEBHOOKS = Counter(
@@ -130,6 +132,11 @@ class _DefaultRegistry(Collector):
         yield from REGISTRY.collect()
 
 
+def count_verdict(verdict: Verdict) -> None:
+    """Count a diagnosis verdict by check and status."""
+    DIAGNOSES.labels(check=verdict.check, status=verdict.status).inc()
+
+
 def zero_outcomes() -> None:
     """Create the known outcome series at 0 so dashboards and rate() see them from the start."""
     for outcome in OUTCOMES:
@@ -146,3 +153,9 @@ def probe_observer(api_base: str) -> Callable[[str, HttpResult], None]:
             PROBE_ERRORS.labels(target=target).inc()
 
     return observe
+
+
+def register(registry: svcs.Registry, count_active: Callable[[], int]) -> None:
+    """Register the scrape-time Redis gauges and create the outcome series at 0."""
+    registry.register_value(RedisCollector, RedisCollector(count_active))
+    zero_outcomes()

@@ -1,19 +1,15 @@
-"""Per-request telemetry: one log line and the request metrics, with a request id.
+"""What each answered request leaves behind: one log line and the request metrics.
 
-X-Request-ID is honoured when it looks like an id, else one is made; it is returned. The
-Flask routes get it from the hooks below; the ingest endpoint, which runs ahead of Flask,
-calls `request_id` and `record` itself, so both write the same metrics and the same line.
+The edge (http/edge.py) fills in an `Exchange` as the request passes and calls `record` once
+the answer is chosen; the ingest route adds what happened to the delivery.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import time
 import uuid
 from dataclasses import dataclass
-
-from flask import Flask, Response, g, request
 
 from webhook_service.telemetry.metrics import (
     HTTP_DURATION,
@@ -24,7 +20,6 @@ from webhook_service.telemetry.metrics import (
 
 logger = logging.getLogger("webhook_service.request")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-INGEST_ROUTE = "/webhooks/livepeer"
 # The delivery fields of an ingest line, in the order they are logged.
 INGEST_FIELDS = ("outcome", "reject_reason", "event_id", "event_name")
 # The `method` label's values: any other token a client sends counts as "other", or every
@@ -32,6 +27,7 @@ INGEST_FIELDS = ("outcome", "reject_reason", "event_id", "event_name")
 HTTP_METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
 )
+UNMATCHED = "unmatched"  # the route label of a path no route matches
 
 
 def request_id(incoming: str | None) -> str:
@@ -43,7 +39,7 @@ def request_id(incoming: str | None) -> str:
 
 @dataclass
 class IngestOutcome:
-    """What the log line and the webhook metrics say about one ingest request."""
+    """What the log line and the webhook metrics say about one delivery."""
 
     outcome: str | None = None
     reject_reason: str | None = None
@@ -52,68 +48,40 @@ class IngestOutcome:
     event_label: str = "unknown"  # the bounded `event` label of livepeer_webhooks_total
 
 
-@dataclass(frozen=True)
-class RequestRecord:
-    """One answered request, as metrics and the log line see it."""
+@dataclass
+class Exchange:
+    """One request as the edge sees it, filled in on its way through."""
 
     request_id: str
     method: str
-    route: str  # the route pattern, not the path: bounded, and free of ids a client made up
     path: str
-    status: int
-    elapsed: float  # seconds
     remote_addr: str | None
-    ingest: IngestOutcome | None = None  # only on the ingest route
+    # The route pattern, not the path: bounded, and free of ids a client made up.
+    route: str = UNMATCHED
+    status: int = 0
+    ingest: IngestOutcome | None = None  # only for a delivery to the ingest route
 
 
-def record(entry: RequestRecord) -> None:
-    """Count the request in the metrics and write its log line."""
-    method = entry.method if entry.method in HTTP_METHODS else "other"
-    HTTP_REQUESTS.labels(method, entry.route, entry.status).inc()
-    HTTP_DURATION.labels(entry.route).observe(entry.elapsed)
+def record(exchange: Exchange, elapsed: float) -> None:
+    """Count the request in the metrics and write its log line (`elapsed` in seconds)."""
+    method = exchange.method if exchange.method in HTTP_METHODS else "other"
+    HTTP_REQUESTS.labels(method, exchange.route, exchange.status).inc()
+    HTTP_DURATION.labels(exchange.route).observe(elapsed)
     fields = {
-        "request_id": entry.request_id,
-        "method": entry.method,
-        "route": entry.route,
-        "path": entry.path[:256],
-        "status": entry.status,
-        "duration_ms": round(entry.elapsed * 1000, 2),
-        "remote_addr": entry.remote_addr,
+        "request_id": exchange.request_id,
+        "method": exchange.method,
+        "route": exchange.route,
+        "path": exchange.path[:256],
+        "status": exchange.status,
+        "duration_ms": round(elapsed * 1000, 2),
+        "remote_addr": exchange.remote_addr,
     }
-    ingest = entry.ingest
+    ingest = exchange.ingest
     if ingest is not None and ingest.outcome is not None:
         WEBHOOKS.labels(ingest.event_label, ingest.outcome).inc()
-        WEBHOOK_DURATION.observe(entry.elapsed)
+        WEBHOOK_DURATION.observe(elapsed)
         for key in INGEST_FIELDS:
             value = getattr(ingest, key)
             if value is not None:
                 fields[key] = value
-    logger.info("%s %s %s", entry.method, entry.route, entry.status, extra=fields)
-
-
-def _begin() -> None:
-    g.started = time.perf_counter()
-    g.request_id = request_id(request.headers.get("X-Request-ID"))
-
-
-def _finish(response: Response) -> Response:
-    elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-    response.headers["X-Request-ID"] = g.get("request_id", "")
-    route = request.url_rule.rule if request.url_rule else "unmatched"
-    record(
-        RequestRecord(
-            g.get("request_id", ""),
-            request.method,
-            route,
-            request.path,
-            response.status_code,
-            elapsed,
-            request.remote_addr,
-        )
-    )
-    return response
-
-
-def init_app(app: Flask) -> None:
-    app.before_request(_begin)
-    app.after_request(_finish)
+    logger.info("%s %s %s", exchange.method, exchange.route, exchange.status, extra=fields)

@@ -1,5 +1,6 @@
-"""OpenAPI 3.1 generated from the app itself: its URL map, each view's `@documented` metadata
-and the pydantic models' JSON Schemas, so the description cannot drift from the code.
+"""OpenAPI 3.1 generated from the app itself: its URL map (every route, the ingest route
+included), each view's `@documented` metadata and the models' JSON Schemas, so the description
+cannot drift from the code.
 """
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal, TypeVar
 
 from flask import Flask
@@ -16,6 +18,7 @@ from pydantic.json_schema import models_json_schema
 from webhook_service.http.schemas import Problem
 
 F = TypeVar("F", bound=Callable[..., Any])
+Body = type[Any] | str | dict[str, Any] | None
 Auth = Literal["ops", "metrics", "signature"] | None
 _PATH_PARAM = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 _IGNORED_METHODS = {"HEAD", "OPTIONS"}
@@ -49,7 +52,8 @@ class Operation:
     auth: Auth = None
     params: tuple[Param, ...] = ()
     body: type[BaseModel] | None = None
-    response: type[BaseModel] | str | None = None  # a model, or a media type for raw bodies
+    # A model (pydantic model or dataclass), a media type for raw bodies, or a JSON Schema.
+    response: Body = None
     errors: tuple[int, ...] = ()
 
 
@@ -60,7 +64,7 @@ def documented(
     auth: Auth = None,
     params: tuple[Param, ...] = (),
     body: type[BaseModel] | None = None,
-    response: type[BaseModel] | str | None = None,
+    response: Body = None,
     errors: tuple[int, ...] = (),
 ) -> Callable[[F], F]:
     """Attach OpenAPI metadata to a view; every route must have it (a test checks)."""
@@ -74,51 +78,39 @@ def documented(
     return mark
 
 
-_ROUTES_EXTENSION = "openapi.wsgi_routes"
-
-
-@dataclass(frozen=True)
-class WsgiRoute:
-    """A route answered outside Flask's URL map (the ingest endpoint), described all the same."""
-
-    rule: str
-    method: str
-    endpoint: str
-    operation: Operation
-
-
-def add_route(app: Flask, rule: str, method: str, endpoint: str, operation: Operation) -> None:
-    """Describe a route that `app` serves through a WSGI app of its own, not a view."""
-    app.extensions.setdefault(_ROUTES_EXTENSION, []).append(
-        WsgiRoute(rule, method, endpoint, operation)
-    )
-
-
-def wsgi_routes(app: Flask) -> list[WsgiRoute]:
-    """The routes `add_route` described."""
-    routes: list[WsgiRoute] = app.extensions.get(_ROUTES_EXTENSION, [])
-    return routes
+# What /openapi.json answers: an OpenAPI document (not every field: the standard defines them).
+OPENAPI_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["openapi", "info", "paths"],
+    "properties": {
+        "openapi": {"type": "string", "pattern": "^3\\.1\\."},
+        "info": {"type": "object"},
+        "paths": {"type": "object"},
+        "components": {"type": "object"},
+    },
+}
 
 
 class UndocumentedRouteError(Exception):
     """Raised when a route has no `@documented` metadata."""
 
 
-def _models(app: Flask) -> list[type[BaseModel]]:
-    found: list[type[BaseModel]] = [Problem]
-    views = [getattr(view, "__openapi__", None) for view in app.view_functions.values()]
-    for op in [*views, *(route.operation for route in wsgi_routes(app))]:
+def _models(app: Flask) -> list[type[Any]]:
+    found: list[type[Any]] = [Problem]
+    for op in [getattr(view, "__openapi__", None) for view in app.view_functions.values()]:
         for model in (op.body, op.response) if op else ():
             if isinstance(model, type) and model not in found:
                 found.append(model)
     return found
 
 
-def _content(model: type[BaseModel] | str | None, problem: bool = False) -> dict[str, Any]:
+def _content(model: Body, problem: bool = False) -> dict[str, Any]:
     if problem:
         return {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     if isinstance(model, str):
         return {model: {"schema": {"type": "string"}}}
+    if isinstance(model, dict):
+        return {"application/json": {"schema": model}}
     if model is None:
         return {"application/json": {"schema": {"type": "object"}}}
     return {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}
@@ -163,24 +155,44 @@ def _operation(op: Operation, path_params: list[str], endpoint: str) -> dict[str
     return spec
 
 
-def build_spec(app: Flask, version: str = "0.1.0") -> dict[str, Any]:
-    """The OpenAPI 3.1 document for every route of `app`; raises for an undocumented one."""
+SECURITY_SCHEMES = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "OPS_API_TOKEN for /api/*; METRICS_TOKEN for /metrics.",
+    },
+    "livepeerSignature": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Livepeer-Signature",
+        "description": "t=<unix ms>,v1=<hex HMAC-SHA256 of the raw body>",
+    },
+}
+
+
+def _paths(app: Flask) -> dict[str, dict[str, Any]]:
+    """Every route of the URL map with its `@documented` operation, by path and method."""
     paths: dict[str, dict[str, Any]] = {}
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint == "static":
-            continue
+    rules = [rule for rule in app.url_map.iter_rules() if rule.endpoint != "static"]
+    shared = {r.endpoint for r in rules if sum(o.endpoint == r.endpoint for o in rules) > 1}
+    for rule in rules:
         op: Operation | None = getattr(app.view_functions[rule.endpoint], "__openapi__", None)
         if op is None:
             raise UndocumentedRouteError(f"{rule.rule} ({rule.endpoint}) has no @documented")
         path = _PATH_PARAM.sub(r"{\1}", rule.rule)
         for method in sorted((rule.methods or set()) - _IGNORED_METHODS):
-            paths.setdefault(path, {})[method.lower()] = _operation(
-                op, _PATH_PARAM.findall(rule.rule), rule.endpoint
+            params = _PATH_PARAM.findall(rule.rule)
+            # A view on several rules: each operation id names its own path parameters.
+            name = (
+                "_by_".join([rule.endpoint, *params]) if rule.endpoint in shared else rule.endpoint
             )
-    for route in wsgi_routes(app):
-        paths.setdefault(route.rule, {})[route.method.lower()] = _operation(
-            route.operation, [], route.endpoint
-        )
+            paths.setdefault(path, {})[method.lower()] = _operation(op, params, name)
+    return dict(sorted(paths.items()))
+
+
+def build_spec(app: Flask, version: str = "0.1.0") -> dict[str, Any]:
+    """The OpenAPI 3.1 document for every route of `app`; raises for an undocumented one."""
+    paths = _paths(app)
     _, schemas = models_json_schema(
         [(model, "serialization") for model in _models(app)],
         ref_template="#/components/schemas/{model}",
@@ -192,22 +204,21 @@ def build_spec(app: Flask, version: str = "0.1.0") -> dict[str, Any]:
             "version": version,
             "description": "Verified Livepeer webhook receiver: state, timelines, diagnosis.",
         },
-        "paths": dict(sorted(paths.items())),
+        "paths": paths,
         "components": {
             "schemas": schemas.get("$defs", {}),
-            "securitySchemes": {
-                "bearer": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "description": "OPS_API_TOKEN for /api/*; METRICS_TOKEN for /metrics.",
-                },
-                "livepeerSignature": {
-                    "type": "apiKey",
-                    "in": "header",
-                    "name": "Livepeer-Signature",
-                    "description": "t=<unix ms>,v1=<hex HMAC-SHA256 of the raw body>",
-                },
-            },
+            "securitySchemes": SECURITY_SCHEMES,
         },
         "security": [{"bearer": []}],
     }
+
+
+class OpenApiDocument:
+    """The app's OpenAPI document, built once, on first use (every route is registered then)."""
+
+    def __init__(self, app: Flask) -> None:
+        self._app = app
+
+    @cached_property
+    def spec(self) -> dict[str, Any]:
+        return build_spec(self._app)

@@ -1,0 +1,114 @@
+"""URL rules every part shares (pure): when two URLs name our webhook, and how a URL is shown."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from urllib.parse import SplitResult, urlsplit, urlunsplit
+
+UNPARSEABLE = "<unparseable>"
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# Hostnames Livepeer treats as local without resolving them (cannon.ts checkIsLocalIp).
+LOCAL_HOSTNAMES = frozenset({"localhost", "ip6-localhost", "ip6-loopback"})
+
+
+def _split(url: object) -> SplitResult | None:
+    """`url` split into its parts, or None when it is not a parseable URL string."""
+    if not isinstance(url, str):
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        _ = parts.port  # urlsplit validates the port only when it is read
+    except ValueError:
+        return None
+    return parts
+
+
+def _host_port(parts: SplitResult, *, drop_default_port: bool = False) -> str:
+    """The lower-case host (IPv6 in brackets) and the port when one is given."""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    if port is None or (drop_default_port and DEFAULT_PORTS.get(parts.scheme.lower()) == port):
+        return host
+    return f"{host}:{port}"
+
+
+def normalise_url(url: object) -> str | None:
+    """The form in which URLs are compared with PUBLIC_URL, or None when `url` does not parse.
+
+    DESIGN.md (under the verdict table): scheme and host lower-cased, a default port, a
+    trailing slash, a fragment and userinfo dropped; the query is kept.
+    """
+    parts = _split(url)
+    if parts is None or not parts.scheme or not parts.hostname:
+        return None
+    netloc = _host_port(parts, drop_default_port=True)
+    path = parts.path[:-1] if parts.path.endswith("/") else parts.path
+    return urlunsplit((parts.scheme.lower(), netloc, path, parts.query, ""))
+
+
+def same_url(a: object, b: object) -> bool:
+    """Whether two URLs name the same endpoint by `normalise_url`; unparseable never matches."""
+    left = normalise_url(a)
+    return left is not None and left == normalise_url(b)
+
+
+def redact_url(url: object, *, keep_path: bool = True, limit: int = 512) -> str:
+    """`url` as a log line or evidence may show it: scheme, host, port and (optionally) path.
+
+    Userinfo, query and fragment go: each may carry a credential (a password, `?jwt=`,
+    `?accessKey=`). Drop the path too where it may hold a key (an RTMP URL ends in one). A
+    relative reference keeps its path only.
+    """
+    parts = _split(url)
+    if parts is None:
+        return UNPARSEABLE
+    path = parts.path if keep_path else ""
+    if not parts.scheme and not parts.netloc:
+        return path[:limit]
+    return urlunsplit((parts.scheme.lower(), _host_port(parts), path, "", ""))[:limit]
+
+
+def why_not_public(url: str, addresses: Sequence[str] | None) -> str | None:
+    """Why Livepeer would skip PUBLIC_URL (a local host, a non-public address), or None.
+
+    `addresses` are what its host resolves to; Livepeer resolves it too (cannon.ts).
+    """
+    try:
+        host = urlsplit(url).hostname
+    except (ValueError, TypeError, AttributeError):
+        host = None
+    if not host:
+        return "PUBLIC_URL has no host: it must look like https://host/webhooks/livepeer"
+    host = host.rstrip(".")
+    if host in LOCAL_HOSTNAMES or host.endswith(".localhost"):
+        return f"the host {host!r} is local to this machine"
+    candidates = [host] if address_kind(host) != "invalid" else []
+    candidates += [a for a in (addresses or ()) if isinstance(a, str)]
+    for address in candidates[:32]:
+        kind = address_kind(address)
+        if kind not in (None, "invalid"):
+            return f"{host!r} resolves to {address}, a {kind} address"
+    return None
+
+
+def address_kind(text: str) -> str | None:
+    """The kind of non-public address `text` is, None for a public one, "invalid" if no IP."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return "invalid"
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is loopback too
+    # Loopback, link-local and unspecified are also "private": name the precise kind first.
+    kinds = (
+        ("loopback", address.is_loopback),
+        ("link-local", address.is_link_local),
+        ("unspecified", address.is_unspecified),
+        ("private", address.is_private),
+        ("reserved", address.is_reserved),
+        ("multicast", address.is_multicast),
+    )
+    return next((name for name, flag in kinds if flag), None)
