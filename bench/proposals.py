@@ -28,28 +28,29 @@ PROPOSALS: dict[str, list[Patch]] = {
     # Ablations: remove a part to price it (not proposals).
     "nolog": [
         (
-            "http/observability.py",
-            '    logger.info("%s %s %s", entry.method, entry.route, entry.status, extra=fields)\n',
+            "telemetry/requests.py",
+            '    logger.info("%s %s %s", exchange.method, exchange.route, exchange.status, '
+            "extra=fields)\n",
             "    return\n",
         )
     ],
     "nometrics": [
         (
-            "http/observability.py",
-            "    HTTP_REQUESTS.labels(entry.method, entry.route, entry.status).inc()\n"
-            "    HTTP_DURATION.labels(entry.route).observe(entry.elapsed)\n",
+            "telemetry/requests.py",
+            "    HTTP_REQUESTS.labels(method, exchange.route, exchange.status).inc()\n"
+            "    HTTP_DURATION.labels(exchange.route).observe(elapsed)\n",
             "",
         ),
         (
-            "http/observability.py",
+            "telemetry/requests.py",
             "        WEBHOOKS.labels(ingest.event_label, ingest.outcome).inc()\n"
-            "        WEBHOOK_DURATION.observe(entry.elapsed)\n",
+            "        WEBHOOK_DURATION.observe(elapsed)\n",
             "",
         ),
     ],
     "noredis": [
         (
-            "store.py",
+            "store/apply.py",
             APPLY_DOC,
             APPLY_DOC + "        return ApplyResult(duplicate=False)\n",
         )

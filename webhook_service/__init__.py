@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     from webhook_service.telemetry import metrics
 
     settings = settings or Settings.from_env(os.environ)
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # no static files: every route is ours
     # Every POST body is bounded, not only the webhook's.
     app.config.update(SETTINGS=settings, MAX_CONTENT_LENGTH=settings.max_body_bytes)
     registry = svcs.Registry()
