@@ -145,10 +145,10 @@ def _parse(pipeline: str, content_type: str, body: bytes) -> dict[str, Any] | Re
     if not content_type.startswith("multipart/form-data"):
         # A file route reads form fields only: a JSON body leaves every required one missing.
         return json_reply(422, {"detail": [_missing(name) for name in REQUIRED[pipeline]]})
-    return _form_fields(content_type, body)
+    return form_fields(content_type, body)
 
 
-def _form_fields(content_type: str, body: bytes) -> dict[str, Any]:
+def form_fields(content_type: str, body: bytes) -> dict[str, Any]:
     """multipart/form-data parts: files as (filename, bytes), other fields as text."""
     head = f"Content-Type: {content_type}\r\n\r\n".encode()
     message = BytesParser(policy=HTTP).parsebytes(head + body)

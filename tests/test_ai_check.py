@@ -11,10 +11,10 @@ import pytest
 from fake_ai_gateway import REQUIRED, FakeAiGateway, png_size, wav_frames
 from helpers import free_port
 
-from webhook_service.ai.gateway import Timing
+from webhook_service.ai.checklist import Timing
 from webhook_service.ai.payloads import minimal_request, tiny_png, tiny_wav
+from webhook_service.ai.pipelines import MULTIPART_PIPELINES, PIPELINES, WARM_MODELS
 from webhook_service.ai.retry import COLD_MODEL_DELAYS
-from webhook_service.diagnostics.ai import MULTIPART_PIPELINES, PIPELINES, WARM_MODELS
 
 T2I_WARM = WARM_MODELS["text-to-image"]
 STEP = re.compile(r"^\[(\d)/3\] (.+?)\s+(PASS|FAIL|SKIP)\s+(\d+\.\d\d) s  (.*)$", re.M)
@@ -101,12 +101,15 @@ def test_a_given_model_then_the_warm_model(gateway, ai_check):
         ("segment-anything-2", "facebook/sam2-hiera-large"),
     ],
 )
-def test_pipeline_without_warm_model_uses_the_schema_default(gateway, ai_check, pipeline, model):
-    """No warm model: the minimal POST sends Studio's default model_id; step 3 is skipped."""
+def test_the_docs_warm_models_are_sent_where_the_guide_names_none(
+    gateway, ai_check, pipeline, model
+):
+    """livepeer/docs ai/pipelines/<pipeline>.mdx, "Warm Models": the minimal POST sends that
+    model_id (the community gateway requires one); step 3 is then skipped."""
     result = ai_check("--gateway", f"{gateway.url}/", "--pipeline", pipeline)
     assert result.exit_code == 0, result.output
     assert gateway.post_models() == [model]
-    assert steps(result.output)[3][0] == "SKIP" and "no warm model" in result.output
+    assert steps(result.output)[3][0] == "SKIP" and "already used the warm model" in result.output
 
 
 @pytest.mark.parametrize("gateway", ["cold"], indirect=True)
@@ -267,7 +270,8 @@ def test_tiny_wav_is_one_second_of_16khz_mono():
 @pytest.mark.parametrize("pipeline", sorted(MULTIPART_PIPELINES))
 def test_file_pipelines_send_multipart_without_model_when_none(pipeline):
     """Without a model the form has no model_id field at all (never an empty one)."""
-    body, content_type = minimal_request(pipeline, None)
-    assert content_type.startswith("multipart/form-data; boundary=")
-    assert b'name="model_id"' not in body
+    request = minimal_request(pipeline, None)
+    body = request.body
+    assert request.content_type.startswith("multipart/form-data; boundary=")
+    assert b'name="model_id"' not in body and "model_id" not in request.fields
     assert (b'name="audio"' if pipeline == "audio-to-text" else b'name="image"') in body

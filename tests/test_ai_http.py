@@ -28,6 +28,27 @@ def diagnose(client, payload, **kwargs):
     return client.post("/api/diagnosis/ai", data=data, headers=headers, **kwargs)
 
 
+@pytest.mark.parametrize("as_text", [False, True])
+def test_studios_generate_failed_over_http(client, as_text):
+    """generate.ts, proxyGenerate: Studio's 500 {"errors": ["Failed to generate llm"]} answers
+    ai.generate_failed (warn) with the cold model's retry plan and the warm model to try."""
+    body = {"errors": ["Failed to generate llm"]}
+    payload = {
+        "pipeline": "llm",
+        "model_id": "acme/chat-7b",
+        "status": 500,
+        "body": json.dumps(body) if as_text else body,
+        "content_type": "multipart/form-data; boundary=x",
+    }
+    response = diagnose(client, payload)
+    assert response.status_code == 200
+    verdict = response.get_json()
+    assert (verdict["status"], verdict["code"]) == ("warn", "ai.generate_failed")
+    assert verdict["evidence"]["retry_delays_seconds"] == [5, 7.5, 11.25, 16.875, 25.3125]
+    assert verdict["evidence"]["studio_message"] == "Failed to generate llm"
+    assert "meta-llama/Meta-Llama-3.1-8B-Instruct" in verdict["fix"]
+
+
 def test_cold_model_over_http(client):
     """A 503 answers ai.cold_model with the schedule and the warm model, as a Verdict."""
     response = diagnose(client, COLD)
@@ -60,6 +81,7 @@ def test_a_422_body_may_be_an_object_or_text(client, as_text):
         ({"pipeline": "text-to-image", "status": 422, "body": "not json"}, "ai.validation"),
         ({"pipeline": "Text-To-Image", "status": 401, "model_id": None}, "ai.gateway_error"),
         ({"pipeline": "some-new-pipeline", "status": 200}, "ai.ok"),
+        ({"pipeline": "foo", "status": 503}, "ai.gateway_error"),
     ],
 )
 def test_codes_over_http(client, payload, code):
@@ -135,7 +157,8 @@ def test_oversized_request_is_413(app, client):
 
 
 def test_warm_models(client):
-    """The five pipeline -> warm model pairs of LIVEPEER.md, in DESIGN.md's shape."""
+    """The eight pipeline -> warm model pairs: LIVEPEER.md's five, then livepeer/docs
+    ai/pipelines/{image-to-video,upscale,segment-anything-2}.mdx "Warm Models"; DESIGN order."""
     response = client.get("/api/ai/warm-models", headers=auth())
     assert response.status_code == 200
     assert response.get_json() == {
@@ -145,6 +168,12 @@ def test_warm_models(client):
             {"pipeline": "audio-to-text", "model_id": "openai/whisper-large-v3"},
             {"pipeline": "image-to-text", "model_id": "Salesforce/blip-image-captioning-large"},
             {"pipeline": "llm", "model_id": "meta-llama/Meta-Llama-3.1-8B-Instruct"},
+            {
+                "pipeline": "image-to-video",
+                "model_id": "stabilityai/stable-video-diffusion-img2vid-xt-1-1",
+            },
+            {"pipeline": "upscale", "model_id": "stabilityai/stable-diffusion-x4-upscaler"},
+            {"pipeline": "segment-anything-2", "model_id": "facebook/sam2-hiera-large"},
         ]
     }
 

@@ -7,15 +7,10 @@ from typing import Any
 
 import pytest
 
-from webhook_service.diagnostics.ai import (
-    MULTIPART_PIPELINES,
-    WARM_MODELS,
-    AiFacts,
-    diagnose_ai,
-    is_hf_model_id,
-    media_type,
-    validation_details,
-)
+from webhook_service.ai.bodies import media_type, validation_details
+from webhook_service.ai.pipelines import MULTIPART_PIPELINES, PIPELINES, WARM_MODELS
+from webhook_service.ai.studio import STUDIO_PIPELINES
+from webhook_service.diagnostics.ai import ROWS, AiFacts, diagnose_ai, is_hf_model_id
 
 T2I_WARM = "SG161222/RealVisXL_V4.0_Lightning"
 JSON = "application/json"
@@ -27,6 +22,8 @@ def detail(*items: tuple[list[Any], str]) -> dict[str, Any]:
     return {"detail": [{"loc": loc, "msg": f"bad {loc[-1]}", "type": kind} for loc, kind in items]}
 
 
+# generate.ts, proxyGenerate: what a user who is not an admin gets for any gateway 5xx.
+STUDIO_500 = {"errors": ["Failed to generate text-to-image"]}
 WIDTH_NOT_INT = detail((["body", "width"], "int_parsing"))
 MODEL_MISSING = detail((["body", "model_id"], "missing"))
 
@@ -120,6 +117,27 @@ CASES = [
     ("422 not JSON", facts(status=422, body="Unprocessable Entity"), "ai.validation"),
     ("422 Studio shape", facts(status=422, body={"errors": ["bad"]}), "ai.validation"),
     ("cold model", facts(status=503), "ai.cold_model"),
+    ("Studio hides a 5xx", facts(status=500, body=STUDIO_500), "ai.generate_failed"),
+    (
+        "Studio's 500 as text",
+        facts("llm", model_id=None, status=500, body=json.dumps(STUDIO_500)),
+        "ai.generate_failed",
+    ),
+    (
+        "a 503 is a cold model whatever its body",
+        facts(status=503, body=STUDIO_500),
+        "ai.cold_model",
+    ),
+    (
+        "multipart beats generate_failed",
+        facts("upscale", status=500, body=STUDIO_500),
+        "ai.multipart_required",
+    ),
+    (
+        "model id beats generate_failed",
+        facts(model_id="realvis", status=500, body=STUDIO_500),
+        "ai.model_id_format",
+    ),
     ("cold, body text", facts(status=503, body="Service Unavailable"), "ai.cold_model"),
     ("unauthorised", facts(status=401), "ai.gateway_error"),
     ("server error", facts(status=500), "ai.gateway_error"),
@@ -142,6 +160,7 @@ STATUS = {
     "ai.model_id_format": "fail",
     "ai.validation": "fail",
     "ai.cold_model": "warn",
+    "ai.generate_failed": "warn",
     "ai.gateway_error": "fail",
     "ai.ok": "ok",
     "ai.unknown": "unknown",
@@ -186,11 +205,79 @@ def test_cold_warm_model_points_at_orchestrators():
     assert "already" in verdict.fix and "orchestrators" in verdict.fix
 
 
-def test_cold_model_of_an_unknown_pipeline_suggests_no_warm_model():
-    """A pipeline without a warm model is no error, it just gets no suggestion."""
-    verdict = diagnose_ai(facts("text-to-speech", model_id="parler-tts/x", status=503))
-    assert verdict.code == "ai.cold_model"
-    assert verdict.evidence["warm_model"] is None and "warm model" not in verdict.fix
+@pytest.mark.parametrize("pipeline", STUDIO_PIPELINES)
+def test_generate_failed_carries_the_cold_model_retry_plan(pipeline):
+    """generate.ts, proxyGenerate: any gateway status >= 500 reaches a user who is not an admin
+    as 500 {"errors": ["Failed to generate <type>"]}; the retry plan is the cold model's."""
+    body = {"errors": [f"Failed to generate {pipeline}"]}
+    form = JSON if pipeline in ("text-to-image", "llm") else FORM
+    verdict = diagnose_ai(facts(pipeline, "someone/other-model", 500, body, form))
+    assert (verdict.code, verdict.status) == ("ai.generate_failed", "warn")
+    ev = verdict.evidence
+    assert ev["retry_delays_seconds"] == [5, 7.5, 11.25, 16.875, 25.3125]
+    assert ev["retry_total_seconds"] == pytest.approx(65.9375) and "5 minutes" in ev["retry_note"]
+    assert ev["retry_note"].endswith("may still fail.")  # not "a 503": Studio shows none
+    assert ev["studio_message"] == f"Failed to generate {pipeline}"
+    assert "hides the gateway's status" in verdict.cause and pipeline in verdict.cause
+    assert "cold model from a broken request" in verdict.fix
+    assert f"warm model {WARM_MODELS[pipeline]}" in verdict.fix and "25.3125" in verdict.fix
+
+
+@pytest.mark.parametrize("model_id", [None, T2I_WARM])
+def test_generate_failed_with_the_warm_model_suspects_the_request(model_id):
+    """generate.ts, createPayload: Studio sends its default model (the warm one) when model_id
+    is left out, so then the fix cannot suggest the warm model: it points at the request."""
+    verdict = diagnose_ai(facts(model_id=model_id, status=500, body=STUDIO_500))
+    assert verdict.code == "ai.generate_failed"
+    assert "already used the warm model" in verdict.fix and "suspect the request" in verdict.fix
+    assert "ai-check" in verdict.fix and "cold model from a broken request" not in verdict.fix
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"errors": ["Internal server error: Error"]},  # errorHandler.ts, proxyGenerate threw
+        {"errors": ["AI Gateway URL is not set"]},  # proxyGenerate, no aiGatewayUrl
+        {"errors": []},
+        {"errors": "Failed to generate llm"},
+        {"errors": [7, "Failed to generate llm"]},
+        {"detail": {"msg": "Failed to generate llm"}},  # an admin sees the runner's own body
+        "Failed to generate llm",
+        "{",
+        None,
+    ],
+)
+def test_other_500s_are_gateway_errors(body):
+    """Only proxyGenerate's exact body `{"errors": ["Failed to generate ..."]}` is Studio hiding
+    a gateway 5xx; Studio's other 500s (errorHandler.ts, proxyGenerate) are gateway errors."""
+    verdict = diagnose_ai(facts("llm", "meta-llama/Meta-Llama-3.1-8B-Instruct", 500, body))
+    assert verdict.code == "ai.gateway_error" and "retry_delays_seconds" not in verdict.evidence
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "status", "body", "code"),
+    [
+        ("foo", 503, None, "ai.gateway_error"),
+        ("text-to-speech", 503, "Service Unavailable", "ai.gateway_error"),
+        ("foo", 500, {"errors": ["Failed to generate foo"]}, "ai.gateway_error"),
+        ("foo", 401, {"errors": ["request is not authenticated"]}, "ai.gateway_error"),
+        ("foo", 422, MODEL_MISSING, "ai.validation"),
+        ("foo", 200, None, "ai.ok"),
+    ],
+)
+def test_a_pipeline_outside_the_known_ones_is_no_cold_model(pipeline, status, body, code):
+    """A name outside PIPELINES (the routes of generate.ts's registerGenerateHandler plus
+    image-to-text) skips the cold-model rows, which need the pipeline: "another non-2xx"."""
+    verdict = diagnose_ai(facts(pipeline, model_id="someone/model", status=status, body=body))
+    assert verdict.code == code and verdict.evidence["warm_model"] is None
+    if code in ("ai.ok", "ai.validation"):  # rows that do not depend on the pipeline
+        assert "known_pipelines" not in verdict.evidence
+        return
+    assert verdict.evidence["known_pipelines"] == list(PIPELINES)
+    assert "retry_delays_seconds" not in verdict.evidence
+    loading = status == 503 or status == 500
+    assert ("not a pipeline this service knows" in verdict.cause) is loading
+    assert ("route name" in verdict.fix and "25.3125" in verdict.fix) is loading
 
 
 @pytest.mark.parametrize(
@@ -266,12 +353,14 @@ def test_hugging_face_id_format(model_id, valid):
     [
         (401, {"errors": ["Invalid API key"]}, "Invalid API key", "Bearer"),
         (500, {"detail": {"msg": "orchestrator failed"}}, "orchestrator failed", "ai-check"),
-        (
+        (  # errorHandler.ts: an exception in proxyGenerate (generate.test.ts has this body)
             500,
-            '{"errors": ["Failed to generate text-to-image"]}',
-            "Failed to generate text-to-image",
+            '{"errors": ["Internal server error: Error"]}',
+            "Internal server error: Error",
             "hides",
         ),
+        (500, {"errors": ["AI Gateway URL is not set"]}, "AI Gateway URL is not set", "hides"),
+        (502, STUDIO_500, "Failed to generate text-to-image", "ai-check"),
         (502, "<html>bad gateway</html>", None, "ai-check"),
         (404, {"detail": "Not Found"}, "Not Found", "base URL"),
         (429, {"errors": ["Too many AI requests"]}, "Too many AI requests", "Retry-After"),
@@ -286,15 +375,20 @@ def test_gateway_error_quotes_the_gateways_message_and_a_fix(status, body, messa
     assert hint in verdict.fix
 
 
-def test_warm_models_are_exactly_the_five_of_livepeer_md():
-    """The table LIVEPEER.md gives, nothing more."""
+def test_warm_models_are_the_guides_five_and_the_docs_three():
+    """LIVEPEER.md's five, plus livepeer/docs ai/pipelines/{image-to-video,upscale,
+    segment-anything-2}.mdx "Warm Models" (also Studio's pull-ai-schema.js defaultModels)."""
     assert dict(WARM_MODELS) == {
         "text-to-image": "SG161222/RealVisXL_V4.0_Lightning",
         "image-to-image": "timbrooks/instruct-pix2pix",
         "audio-to-text": "openai/whisper-large-v3",
         "image-to-text": "Salesforce/blip-image-captioning-large",
         "llm": "meta-llama/Meta-Llama-3.1-8B-Instruct",
+        "image-to-video": "stabilityai/stable-video-diffusion-img2vid-xt-1-1",
+        "upscale": "stabilityai/stable-diffusion-x4-upscaler",
+        "segment-anything-2": "facebook/sam2-hiera-large",
     }
+    assert set(WARM_MODELS) == set(PIPELINES)
 
 
 @pytest.mark.parametrize(
@@ -330,3 +424,18 @@ def test_evidence_is_bounded():
     assert len(verdict.evidence["pipeline"]) == 64
     assert len(verdict.evidence["model_id"]) == 256
     assert len(verdict.evidence["content_type"]) == 128
+
+
+def test_rows_are_in_designs_decision_order():
+    """DESIGN.md's ai rows, generate_failed (generate.ts, proxyGenerate's hidden 5xx) between
+    cold_model and gateway_error: the order the catalog and docs show."""
+    assert list(ROWS) == [
+        "multipart_required",
+        "dimensions_not_integer",
+        "model_id_format",
+        "validation",
+        "cold_model",
+        "generate_failed",
+        "gateway_error",
+        "ok",
+    ]

@@ -8,8 +8,11 @@ from webhook_service.ai.retry import (
     COLD_MODEL_DELAYS,
     StatusError,
     backoff_delays,
+    is_retried,
     retry_unavailable,
 )
+
+STUDIO_500 = b'{"errors": ["Failed to generate image-to-image"]}'
 
 
 class FakeClock:
@@ -127,3 +130,45 @@ def test_success_at_once_never_sleeps():
     clock = FakeClock()
     assert retry_unavailable(Script({"images": []}), sleep=clock.sleep) == {"images": []}
     assert clock.slept == []
+
+
+def test_studios_generate_failed_is_retried_like_a_503():
+    """generate.ts, proxyGenerate: a cold model's 503 reaches Studio users as 500 "Failed to
+    generate <type>", so that answer is retried on the same schedule."""
+    clock = FakeClock()
+    attempt = Script(StatusError(500, STUDIO_500), StatusError(503), "answer")
+    assert retry_unavailable(attempt, sleep=clock.sleep) == "answer"
+    assert attempt.calls == 3 and clock.slept == [5, 7.5]
+
+
+def test_studios_generate_failed_every_time_gives_up_after_five_retries():
+    """proxyGenerate's 500 six times: the full schedule slept, then that 500 is raised."""
+    clock = FakeClock()
+    attempt = Script(*[StatusError(500, STUDIO_500) for _ in range(6)])
+    with pytest.raises(StatusError) as raised:
+        retry_unavailable(attempt, sleep=clock.sleep)
+    assert raised.value.status == 500 and raised.value.body == STUDIO_500
+    assert attempt.calls == 6 and clock.slept == list(COLD_MODEL_DELAYS)
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (500, b'{"errors": ["Internal server error: Error"]}'),  # errorHandler.ts
+        (500, b'{"errors": ["AI Gateway URL is not set"]}'),  # proxyGenerate, no gateway URL
+        (500, b'{"detail": {"msg": "Failed to generate"}}'),  # the runner's own 500 (an admin)
+        (500, b"Failed to generate image-to-image"),  # not Studio's JSON
+        (500, b""),
+        (502, STUDIO_500),  # proxyGenerate always answers 500
+        (422, STUDIO_500),
+    ],
+)
+def test_nothing_else_new_is_retried(status, body):
+    """Only proxyGenerate's exact "Failed to generate" 500 joins the 503: other 500s of Studio
+    (errorHandler.ts, proxyGenerate) and other statuses with that body are raised at once."""
+    clock = FakeClock()
+    assert not is_retried(StatusError(status, body))
+    attempt = Script(StatusError(status, body), "never reached")
+    with pytest.raises(StatusError):
+        retry_unavailable(attempt, sleep=clock.sleep)
+    assert attempt.calls == 1 and clock.slept == []

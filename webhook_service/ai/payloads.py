@@ -1,5 +1,8 @@
-"""The smallest valid request of each AI pipeline, per the gateway's OpenAPI schema (pure).
+"""The smallest valid request of each AI pipeline, in a gateway's form or Livepeer Studio's (pure).
 
+A gateway takes what its OpenAPI schema says (livepeer/ai-worker runner/gateway.openapi.yaml);
+Studio's generate API (ai/studio.py) takes the same, except that its llm route takes a form with
+`prompt` (generate.ts registers llm as multipart; Body_genLLM) instead of JSON `{messages, model}`.
 Files are made here, not read from disk: a solid-colour PNG and a second of silent WAV.
 """
 
@@ -10,25 +13,32 @@ import json
 import struct
 import wave
 import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from urllib3.filepost import encode_multipart_formdata
 
-from webhook_service.diagnostics.ai import MULTIPART_PIPELINES, warm_model
+from webhook_service.ai.pipelines import MULTIPART_PIPELINES
 
 PROMPT = "a red apple on a wooden table"
 PROMPTED = frozenset({"image-to-image", "upscale"})  # multipart pipelines that need a prompt
-# Pipelines without a warm model still need a model_id (the community gateway requires one):
-# these are the defaults of Livepeer Studio's ai-api-schema.yaml.
-SCHEMA_DEFAULT_MODELS = {
-    "image-to-video": "stabilityai/stable-video-diffusion-img2vid-xt-1-1",
-    "upscale": "stabilityai/stable-diffusion-x4-upscaler",
-    "segment-anything-2": "facebook/sam2-hiera-large",
-}
+LLM_MAX_TOKENS = 8  # the answer is not read: keep the job short
+Field = str | tuple[str, bytes, str]
 
 
-def default_model(pipeline: str) -> str | None:
-    """The model to try when none is given: the warm one, else Studio's schema default."""
-    return warm_model(pipeline) or SCHEMA_DEFAULT_MODELS.get(pipeline)
+@dataclass(frozen=True)
+class MinimalRequest:
+    """A request body, its Content-Type, and the names of the fields it carries (for a reader)."""
+
+    body: bytes
+    content_type: str
+    fields: tuple[str, ...]
+
+    @property
+    def shape(self) -> str:
+        """How it is sent, e.g. `JSON {prompt, model_id}` or `form {prompt, image}`."""
+        kind = "JSON" if self.content_type == "application/json" else "form"
+        return f"{kind} {{{', '.join(self.fields)}}}"
 
 
 def tiny_png(size: int = 64) -> bytes:
@@ -57,32 +67,42 @@ def tiny_wav(seconds: float = 1.0, rate: int = 16_000) -> bytes:
     return out.getvalue()
 
 
-def minimal_request(pipeline: str, model_id: str | None) -> tuple[bytes, str]:
-    """(body, content type) of the smallest valid call of a pipeline, per the gateway's schema.
+def minimal_request(pipeline: str, model_id: str | None, *, studio: bool = False) -> MinimalRequest:
+    """The smallest valid call of a pipeline: to a gateway, or to Studio's generate API.
 
-    text-to-image and llm take JSON (llm the OpenAI-style `messages` and `model`); the others
-    take multipart/form-data with the file (a PNG, or a WAV for audio-to-text).
+    text-to-image takes JSON; llm takes the OpenAI-style JSON `messages` and `model` at a
+    gateway, a form with `prompt` at Studio; the others take multipart/form-data with the file
+    (a PNG, or a WAV for audio-to-text).
     """
-    if pipeline == "llm":
+    if pipeline == "llm" and not studio:
         chat: dict[str, object] = {
             "messages": [{"role": "user", "content": "Reply OK."}],
-            "max_tokens": 8,  # the answer is not read: keep the job short
+            "max_tokens": LLM_MAX_TOKENS,
         }
         if model_id:
             chat["model"] = model_id
-        return json.dumps(chat).encode(), "application/json"
+        return _json(chat)
+    if pipeline == "llm":
+        return _form({"prompt": "Reply OK.", "max_tokens": str(LLM_MAX_TOKENS)}, model_id)
     if pipeline not in MULTIPART_PIPELINES:
         params = {"prompt": PROMPT}
         if model_id:
             params["model_id"] = model_id
-        return json.dumps(params).encode(), "application/json"
-    fields: dict[str, str | tuple[str, bytes, str]] = {}
-    if pipeline in PROMPTED:
-        fields["prompt"] = PROMPT
+        return _json(params)
+    fields: dict[str, Field] = {"prompt": PROMPT} if pipeline in PROMPTED else {}
     if pipeline == "audio-to-text":
         fields["audio"] = ("silence.wav", tiny_wav(), "audio/wav")
     else:
         fields["image"] = ("red.png", tiny_png(), "image/png")
+    return _form(fields, model_id)
+
+
+def _json(data: Mapping[str, object]) -> MinimalRequest:
+    return MinimalRequest(json.dumps(data).encode(), "application/json", tuple(data))
+
+
+def _form(fields: dict[str, Field], model_id: str | None) -> MinimalRequest:
     if model_id:
-        fields["model_id"] = model_id
-    return encode_multipart_formdata(fields)
+        fields = {**fields, "model_id": model_id}
+    body, content_type = encode_multipart_formdata(fields)
+    return MinimalRequest(body, content_type, tuple(fields))

@@ -1,4 +1,6 @@
-"""Retrying a cold AI model: the guide's backoff schedule and a helper that retries only 503.
+"""Retrying a cold AI model: the guide's backoff schedule and a helper that retries only the
+answers of a loading model: a gateway's 503, and Livepeer Studio's 500 "Failed to generate ..."
+(Studio answers so for every gateway 5xx, the cold model's 503 included).
 
 Pure of I/O: the attempt, the sleep and the retry report are callables the caller passes in.
 """
@@ -7,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TypeVar
+
+from webhook_service.ai.studio import generate_failed_message
 
 T = TypeVar("T")
 
@@ -48,6 +52,13 @@ class StatusError(Exception):
         self.content_type = content_type
 
 
+def is_retried(error: StatusError) -> bool:
+    """Whether waiting may help: a 503, or Studio's 500 "Failed to generate <pipeline>"."""
+    if error.status == RETRIED_STATUS:
+        return True
+    return generate_failed_message(error.status, error.body) is not None
+
+
 def retry_unavailable(
     attempt: Callable[[], T],
     *,
@@ -55,17 +66,18 @@ def retry_unavailable(
     delays: tuple[float, ...] = COLD_MODEL_DELAYS,
     on_retry: Callable[[int, float, StatusError], None] | None = None,
 ) -> T:
-    """Call `attempt` until it returns, retrying a 503 `StatusError` after each of `delays`.
+    """Call `attempt` until it returns, retrying a `StatusError` that `is_retried` after each of
+    `delays`.
 
-    Any other exception, and the last 503 once `delays` are used up, is raised at once:
-    only "the model is loading" gets better by waiting. `on_retry(number, delay, error)` is
+    Any other exception, and the last retried error once `delays` are used up, is raised at
+    once: only "the model is loading" gets better by waiting. `on_retry(number, delay, error)` is
     told before each wait (number counts from 1).
     """
     for number, delay in enumerate(delays, start=1):
         try:
             return attempt()
         except StatusError as error:
-            if error.status != RETRIED_STATUS:
+            if not is_retried(error):
                 raise
             if on_retry is not None:
                 on_retry(number, delay, error)

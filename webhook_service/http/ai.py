@@ -7,7 +7,8 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 from pydantic import BaseModel, ConfigDict, Field
 
-from webhook_service.diagnostics.ai import WARM_MODELS, AiFacts, diagnose_ai
+from webhook_service.ai.pipelines import WARM_MODELS
+from webhook_service.diagnostics.ai import AiFacts, diagnose_ai
 from webhook_service.diagnostics.verdict import Verdict
 from webhook_service.http.api import json_answer
 from webhook_service.http.auth import require_ops_token
@@ -27,7 +28,10 @@ class AiDiagnosisRequest(BaseModel):
         min_length=1,
         max_length=64,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
-        description="the pipeline route called, e.g. text-to-image (any name is accepted)",
+        description=(
+            "the pipeline route called, e.g. text-to-image; any name is accepted (in any case), "
+            "but only a known pipeline's 503 or Studio 500 is read as a cold model"
+        ),
     )
     model_id: str | None = Field(default=None, max_length=256, description="model_id sent")
     status: int = Field(strict=True, ge=100, le=599, description="the gateway's HTTP status")
