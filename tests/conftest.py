@@ -20,6 +20,9 @@ import webhook_service
 from webhook_service.config import Settings
 from webhook_service.store.embedded import EmbeddedRedis
 
+# The diagnosis tests' `make` fixture (an app wired to the fake Livepeer).
+pytest_plugins = ["diagnosis_harness"]
+
 # Every test client checks its answers against the app's /openapi.json (openapi_check.py).
 openapi_check.install()
 

@@ -5,6 +5,7 @@ Shapes follow Livepeer's api-schema.yaml (see LIVEPEER.md); faults are per path 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -24,8 +25,9 @@ PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 RENDITIONS = (("720p0", 2_500_000, "1280x720"), ("360p0", 800_000, "640x360"))
 HTML_PAGE = "<!DOCTYPE html><html><head><title>{t}</title></head><body><h1>{t}</h1></body></html>"
 
-# on_resend(webhook, body, headers) -> the status the receiver answered (None: 200)
-ResendCallback = Callable[[dict[str, Any], str, dict[str, str]], int | None]
+# on_resend(url, body, headers): Livepeer's resend of a log row, POSTed to that row's
+# request.url (cannon.ts resendWebhook) -> the receiver's status (None: 200), or (status, body)
+ResendCallback = Callable[[str, str, dict[str, str]], int | tuple[int, str] | None]
 
 
 def now_ms() -> int:
@@ -69,6 +71,7 @@ class FakeLivepeer(FakeServer):
         self.playback_info: dict[str, dict[str, Any]] = {}  # overrides GET /playback/{id}
         self.cdn_modes: dict[str, str] = {}  # playback id -> one of CDN_MODES
         self.resends: list[tuple[str, str]] = []
+        self.account_suspended = False  # every API call then answers 403 "user is suspended"
         self.on_resend: ResendCallback | None = None
         self._faults: list[tuple[str, Fault]] = []
         super().__init__("api", "cdn")
@@ -105,6 +108,8 @@ class FakeLivepeer(FakeServer):
             "issues": None,
             **fields,
         }
+        if stream["isActive"] and "lastSeen" not in fields:
+            stream["lastSeen"] = now_ms()  # Livepeer refreshes lastSeen while media arrives
         with self.lock:
             self.streams[stream_id] = stream
         return stream
@@ -149,9 +154,18 @@ class FakeLivepeer(FakeServer):
         status: int | None = 200,
         id: str | None = None,
         created_at: int | None = None,
+        url: str | None = None,
+        shared_secret: str | None = None,
+        response_body: str = "",
     ) -> dict[str, Any]:
-        """A webhook-log row (newest first); `status` None means a timeout (no response)."""
+        """A webhook-log row (newest first); `status` None means a timeout (no response).
+
+        As Livepeer writes it (cannon.ts storeResponse): `request.url` and `sharedSecret` are
+        the webhook's at the time (unless given: a delivery from before a change), the secret is
+        never served, and `response.body` is base64 of the answer's first 1024 characters.
+        """
         text = body if isinstance(body, str) else json.dumps(body)
+        hook = self.webhooks.get(webhook_id, {})
         entry: dict[str, Any] = {
             "id": id or str(uuid.uuid4()),
             "webhookId": webhook_id,
@@ -160,14 +174,16 @@ class FakeLivepeer(FakeServer):
             "duration": 0.05,
             "success": status is not None and 200 <= status < 300,
             "request": {
-                "url": self.webhooks.get(webhook_id, {}).get("url", ""),
+                "url": hook.get("url", "") if url is None else url,
                 "method": "POST",
                 "headers": {"user-agent": "livepeer.studio"},
                 "body": text,
             },
+            "sharedSecret": hook.get("sharedSecret") if shared_secret is None else shared_secret,
         }
         if status is not None:
-            entry["response"] = {"status": status, "statusText": "", "body": ""}
+            answer = base64.b64encode(response_body[:1024].encode()).decode()
+            entry["response"] = {"status": status, "statusText": "", "body": answer}
         with self.lock:
             self.webhook_logs.setdefault(webhook_id, []).insert(0, entry)
         return entry
@@ -260,6 +276,8 @@ class FakeLivepeer(FakeServer):
             return self._cdn_route(path, parts.query)
         if not path.startswith("/playback/") and not self._authorized(headers):
             return errors(401, "No authorization header or API key invalid")
+        if self.account_suspended:  # middleware/auth.ts, after the token is found
+            return errors(403, "user is suspended")
         return self._api_route(request.method, path, query, headers.get("host", ""))
 
     def _apply(self, fault: Fault) -> Reply | None:
@@ -305,7 +323,8 @@ class FakeLivepeer(FakeServer):
         if seg[:1] == ["webhook"] and len(seg) == 3 and seg[2] == "log":
             if seg[1] not in self.webhooks:
                 return errors(404, "webhook not found")
-            return self._page(self.webhook_logs.get(seg[1], []), query, host, path)
+            rows = [_public_hook(r) for r in self.webhook_logs.get(seg[1], [])]
+            return self._page(rows, query, host, path)
         if seg == ["access-control", "signing-key"]:
             return self._page(self.signing_keys, query, host, path)
         return errors(404, "not found")
@@ -350,26 +369,32 @@ class FakeLivepeer(FakeServer):
         if hook is None or old is None:
             return errors(404, "webhook log not found")
         self.resends.append((webhook_id, log_id))
-        # A resend keeps the event id and createdAt and carries a new timestamp and signature.
+        # As cannon.ts resendWebhook: the same event id and createdAt, a new timestamp, signed
+        # with the row's (original) secret and sent to the row's request.url; the new row
+        # records the webhook's current url, and the resend answers with that row.
         timestamp = now_ms()
         try:
             body = json.dumps({**json.loads(old["request"]["body"]), "timestamp": timestamp})
         except (ValueError, TypeError):
             body = old["request"]["body"]
         headers = {"content-type": "application/json", "user-agent": "livepeer.studio"}
-        if hook.get("sharedSecret"):
-            headers["Livepeer-Signature"] = sign(body, hook["sharedSecret"], timestamp)
+        secret = old.get("sharedSecret")
+        if secret:
+            headers["Livepeer-Signature"] = sign(body, secret, timestamp)
         callback = self.on_resend
-        status = 200
+        answer: int | tuple[int, str] | None = 200
         if callback is not None:
             self.lock.release()  # the callback may take a while or call back into the fake
             try:
-                status = callback(_public_hook(hook), body, headers) or 200
+                answer = callback(old["request"]["url"], body, headers)
             finally:
                 self.lock.acquire()
-        entry = self.add_log(webhook_id, body, status=status)
+        status, text = answer if isinstance(answer, tuple) else (answer or 200, "")
+        entry = self.add_log(
+            webhook_id, body, status=status, shared_secret=secret or "", response_body=text
+        )
         entry["event"] = old.get("event")
-        return json_reply(200, entry)
+        return json_reply(200, _public_hook(entry))
 
     def _cdn_mode(self, playback_id: str) -> str | None:
         with self.lock:

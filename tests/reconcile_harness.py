@@ -1,5 +1,9 @@
 """An outage to recover from: the app served over HTTP, a fake Livepeer whose resends really
-deliver (re-signed) to the app's ingest route, and helpers to log missed deliveries."""
+deliver (re-signed) to the app's ingest route, and helpers to log missed deliveries.
+
+As Livepeer does (cannon.ts resendWebhook), a resend goes to the logged row's `request.url`,
+signed with the row's secret: only rows that went to PUBLIC_URL reach the app.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from webhook_service.livepeer.api import LivepeerApi
 from webhook_service.livepeer.probe import Prober
 from webhook_service.reconcile.runner import Reconciler
 from webhook_service.store import Store
+from webhook_service.urls import same_url
 
 PUBLIC_URL = "https://93.184.216.34/webhooks/livepeer"  # a literal public IP: no DNS needed
 HOOK = "wh-ours"
@@ -73,22 +78,27 @@ class Outage:
         self.live = LiveApp(self.app)
         self.fake = fake
         self.hook = fake.add_webhook(PUBLIC_URL, HOOK, sharedSecret=SECRET)
+        self.elsewhere: list[str] = []  # resends that went to another URL than PUBLIC_URL
         fake.on_resend = self.deliver
 
     def stop(self) -> None:
         self.live.stop()
         close_app(self.app)
 
-    def deliver(self, hook: dict[str, Any], body: str, headers: dict[str, str]) -> int:
-        """What Livepeer does on a resend: POST the re-signed body to the receiver."""
+    def deliver(self, url: str, body: str, headers: dict[str, str]) -> tuple[int, str]:
+        """What Livepeer does on a resend: POST the re-signed body to the row's URL (the app
+        stands behind PUBLIC_URL); answers the receiver's status and body."""
+        if not same_url(url, PUBLIC_URL):
+            self.elsewhere.append(url)
+            return 404, "not this service"
         request = urllib.request.Request(
             f"{self.live.url}/webhooks/livepeer", data=body.encode(), headers=headers
         )
         try:
             with urllib.request.urlopen(request, timeout=5) as response:
-                return int(response.status)
+                return int(response.status), response.read().decode()
         except urllib.error.HTTPError as error:
-            return error.code
+            return error.code, error.read().decode()
 
     def missed(
         self,
@@ -98,15 +108,25 @@ class Outage:
         minutes_ago: int = 10,
         status: int | None = 503,
         attempts: int = 1,
+        url: str | None = None,
+        secret: str | None = None,
         **extra: Any,
     ) -> dict[str, Any]:
         """A delivery Livepeer logged as failed (`attempts` rows) that never reached Redis;
-        returns the newest row, the one reconcile resends."""
+        returns the newest row, the one reconcile resends. `url` and `secret`: what the webhook
+        had then (default: what it has now)."""
         created = now_ms() - minutes_ago * MINUTE
         body = delivery(event, stream_id, created_at=created, timestamp=created, **extra)
         row: dict[str, Any] = {}
         for attempt in range(attempts):
-            row = self.fake.add_log(HOOK, body, status=status, created_at=created + attempt + 1)
+            row = self.fake.add_log(
+                HOOK,
+                body,
+                status=status,
+                created_at=created + attempt + 1,
+                url=url,
+                shared_secret=secret,
+            )
         return row
 
     def recovered_by_retry(self, stream_id: str = "s2", minutes_ago: int = 20) -> None:

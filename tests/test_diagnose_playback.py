@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from webhook_service.diagnostics.facts import PlaybackFacts
+from webhook_service.diagnostics.facts import PlaybackFacts, ViewerRequest
 from webhook_service.diagnostics.playback import diagnose_playback
 from webhook_service.livepeer.facts import ApiWebhook, SigningKey
 
@@ -44,7 +44,10 @@ P384_KEY = ec.generate_private_key(ec.SECP384R1())
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 PUB = b64(pem(KEY))
 OTHER_PUB = b64(pem(OTHER_KEY))
-KEYS = (SigningKey(PUB, disabled=False), SigningKey(OTHER_PUB, disabled=True))
+KEYS = (
+    SigningKey(PUB, disabled=False, id="key-enabled"),
+    SigningKey(OTHER_PUB, disabled=True, id="key-disabled"),
+)
 
 
 def claims(**overrides):
@@ -111,6 +114,51 @@ def webhook(hook=HOOK, **overrides):
     return facts(**base)
 
 
+VIEWER_NO_KEY = ViewerRequest(url_given=True, url_path="/hls/pb1abcd/index.m3u8")
+ORIGINS = ("https://app.example.com", "https://www.example.com/")
+ORIGIN_CASES = [
+    ("account suspended", facts(account_suspended=True), "content_unavailable"),
+    ("stream deleted", facts(stream_deleted=True, policy=None), "content_unavailable"),
+    (
+        "suspended beats a bad origin",
+        facts(stream_suspended=True, allowed_origins=ORIGINS, viewer=ViewerRequest(origin="x")),
+        "content_unavailable",
+    ),
+    (
+        "origin not allowed, public",
+        facts(
+            policy="public", allowed_origins=ORIGINS, viewer=ViewerRequest(origin="https://x.io")
+        ),
+        "origin_not_allowed",
+    ),
+    (
+        "origin not allowed beats a missing token",
+        facts(allowed_origins=ORIGINS, viewer=ViewerRequest(origin="https://x.io")),
+        "origin_not_allowed",
+    ),
+    (
+        "stored entry with a slash matches no viewer",
+        facts(allowed_origins=ORIGINS, viewer=ViewerRequest(origin="https://www.example.com/")),
+        "origin_not_allowed",
+    ),
+    (
+        "viewer's slash and %-escapes are forgiven",
+        facts(
+            policy="public",
+            allowed_origins=ORIGINS,
+            viewer=ViewerRequest(origin="https%3A%2F%2Fapp.example.com/"),
+        ),
+        "public",
+    ),
+    ("wildcard", facts(policy="public", allowed_origins=("*", "https://a.b")), "public"),
+    (
+        "restricted, no origin given",
+        facts(policy="public", allowed_origins=ORIGINS),
+        "origin_restricted",
+    ),
+    ("restricted jwt, no origin: jwt rows", facts(allowed_origins=ORIGINS), "jwt_required"),
+    ("public, no restriction", facts(policy="public"), "public"),
+]
 LIST_PAYLOAD = forged({"alg": "ES256", "typ": "JWT"}, b"[1, 2]")
 CRLF_PUB = b64(pem(KEY).replace(b"\n", b"\r\n"))
 
@@ -194,7 +242,7 @@ CASES = [
         facts(token(key=OTHER_KEY, pub=OTHER_PUB), signing_keys=KEYS[:1]),
         "jwt_unknown_key",
     ),
-    ("pub is a disabled key", facts(token(key=OTHER_KEY, pub=OTHER_PUB)), "jwt_unknown_key"),
+    ("pub is a disabled key", facts(token(key=OTHER_KEY, pub=OTHER_PUB)), "jwt_key_disabled"),
     ("same key, other text", facts(token(pub=CRLF_PUB)), "jwt_unknown_key"),
     (
         "pub wrapped at 76 columns",
@@ -213,6 +261,18 @@ CASES = [
     ("valid, Bearer-free whitespace", facts(f"  {token()}\n"), "jwt_valid"),
     ("valid, policy in capitals", facts(token(), policy="JWT"), "jwt_valid"),
     ("webhook gone", webhook(None, webhook_missing=True), "webhook_missing"),
+    ("no access key in the viewer's URL", webhook(viewer=VIEWER_NO_KEY), "access_key_missing"),
+    (
+        "no access key beats a missing webhook",
+        webhook(None, webhook_missing=True, viewer=VIEWER_NO_KEY),
+        "access_key_missing",
+    ),
+    (
+        "viewer's key given",
+        webhook(viewer=replace(VIEWER_NO_KEY, access_key_given=True)),
+        "webhook_ok",
+    ),
+    ("viewer not given: key unknown", webhook(viewer=None), "webhook_ok"),
     ("API policy names no webhook", webhook(None, webhook_id=None), "webhook_missing"),
     (
         "points here",
@@ -257,7 +317,12 @@ STATUS = {
     "jwt_expired": "fail",
     "jwt_wrong_playback_id": "fail",
     "jwt_bad_signature": "fail",
-    "jwt_unknown_key": "fail",
+    "jwt_key_disabled": "fail",
+    "jwt_unknown_key": "warn",
+    "content_unavailable": "fail",
+    "origin_not_allowed": "fail",
+    "origin_restricted": "warn",
+    "access_key_missing": "fail",
     "jwt_valid": "ok",
     "webhook_missing": "fail",
     "webhook_points_here": "fail",
@@ -265,6 +330,9 @@ STATUS = {
     "webhook_ok": "ok",
     "unknown": "unknown",
 }
+
+
+CASES += ORIGIN_CASES
 
 
 @pytest.mark.parametrize(("case", "fact", "code"), CASES, ids=[c[0] for c in CASES])
@@ -311,9 +379,11 @@ def test_same_key_other_text_is_explained():
 
 
 def test_disabled_key_is_named():
-    """A pub matching a disabled signing key says so in the evidence."""
-    verdict = diagnose_playback(facts(token(key=OTHER_KEY, pub=OTHER_PUB)))
-    assert verdict.evidence["key_disabled"] is True
+    """A pub matching a disabled signing key names that key by its id (never the token)."""
+    tok = token(key=OTHER_KEY, pub=OTHER_PUB)
+    verdict = diagnose_playback(facts(tok))
+    assert verdict.evidence["key_id"] == "key-disabled"
+    assert verdict.evidence["token_last4"] == tok[-4:]
 
 
 @pytest.mark.parametrize(

@@ -125,11 +125,77 @@ CASES = [
         "recording.no_media",
     ),
     (
-        "not_idle_idle_before_start",
+        "no_idle_after_start_and_no_api_session_is_unknown",
         facts(timeline=timeline(idle=STARTED - 1)),
+        "recording.unknown",
+    ),
+    (
+        "no_idle_received_ends_at_the_api_lastSeen",
+        facts(timeline=timeline(idle=None), api_session=api(last_seen_ms=NOW - 120_000)),
+        "recording.processing",
+    ),
+    (
+        "no_idle_received_long_ago_is_overdue",
+        facts(timeline=timeline(idle=None), api_session=api(last_seen_ms=NOW - 3_600_000)),
+        "recording.overdue",
+    ),
+    (
+        "not_idle_stuck_active",
+        facts(live_stuck=True, last_seen_ms=NOW - 600_000),
         "recording.not_idle",
     ),
-    ("not_idle_never_idle", facts(timeline=timeline(idle=None)), "recording.not_idle"),
+    (
+        "not_idle_beats_overdue",
+        facts(live_stuck=True, timeline=timeline(idle=NOW - 7_200_000)),
+        "recording.not_idle",
+    ),
+    (
+        "no_media_beats_not_idle",
+        facts(live_stuck=True, api_session=api(source_segments=0)),
+        "recording.no_media",
+    ),
+    (
+        "not_enabled_per_session",
+        facts(record=True, api_session=api(record=False)),
+        "recording.not_enabled",
+    ),
+    (
+        "stream_flag_off_now_but_session_recorded",
+        facts(record=False, api_session=api(record=True), timeline=READY_TL),
+        "recording.ready",
+    ),
+    (
+        "stored_session_flag_when_the_api_has_none",
+        facts(record=True, stored_session={"id": SID, "record": False}),
+        "recording.not_enabled",
+    ),
+    (
+        "deleted_per_api_beats_ready",
+        facts(api_session=api(recording_status="deleted", recording_url=HLS)),
+        "recording.deleted",
+    ),
+    (
+        "deleted_by_asset_deleted",
+        facts(timeline=replace(READY_TL, deleted_sessions=frozenset({SID}))),
+        "recording.deleted",
+    ),
+    (
+        "skipped_stale_session",
+        facts(
+            timeline=timeline(idle=NOW - 60_000),
+            api_session=api(recording_status="none", record=True, last_seen_ms=NOW - 4 * 3_600_000),
+        ),
+        "recording.skipped",
+    ),
+    (
+        "none_without_a_late_idle_is_overdue",
+        facts(
+            timeline=timeline(idle=NOW - 3_000_000),
+            api_session=api(recording_status="none", record=True, last_seen_ms=NOW - 3_100_000),
+        ),
+        "recording.overdue",
+    ),
+    ("account_suspended_is_unknown", facts(account_suspended=True), "recording.unknown"),
     (
         "idle_at_same_time_as_start_wins",
         facts(timeline=timeline(started=IDLE, idle=IDLE)),
@@ -251,8 +317,8 @@ def test_every_code_is_reachable() -> None:
     """The table above reaches every recording code of the contract."""
     reached = {code for _, _, code in CASES}
     expected = {
-        "not_enabled", "no_sessions", "still_live", "ready", "failed", "no_media",
-        "not_idle", "overdue", "processing", "unknown",
+        "not_enabled", "no_sessions", "still_live", "deleted", "ready", "failed", "no_media",
+        "not_idle", "skipped", "overdue", "processing", "unknown",
     }  # fmt: skip
     assert reached == {f"recording.{code}" for code in expected}
 
@@ -267,6 +333,8 @@ def test_every_code_is_reachable() -> None:
         ("recording.failed", "fail"),
         ("recording.no_media", "warn"),
         ("recording.not_idle", "fail"),
+        ("recording.deleted", "fail"),
+        ("recording.skipped", "fail"),
         ("recording.overdue", "fail"),
         ("recording.processing", "warn"),
         ("recording.unknown", "unknown"),

@@ -40,7 +40,24 @@ def given_key(matches, **overrides):
     return facts(key_given=True, key_matches=matches, key_last4=KEY[-4:], **overrides)
 
 
+NOW_MS = 1_764_086_400_000
 CASES = [
+    ("account suspended", facts(api_stream=None, account_suspended=True), "account_suspended"),
+    (
+        "suspended account beats an unknown stream",
+        facts(api_stream=None, api_not_found=True, account_suspended=True),
+        "account_suspended",
+    ),
+    (
+        "API active with a fresh lastSeen: live",
+        facts(api_stream=replace(API, is_active=True, last_seen_ms=NOW_MS - 30_000), now_ms=NOW_MS),
+        "receiving",
+    ),
+    (
+        "API still active but lastSeen over 90 s old: not live (stream.ts ACTIVE_TIMEOUT)",
+        facts(api_stream=replace(API, is_active=True, last_seen_ms=NOW_MS - 91_000), now_ms=NOW_MS),
+        "ready",
+    ),
     ("unknown to API and to us", facts(api_stream=None, api_not_found=True), "stream_not_found"),
     (
         "unknown key, key-only lookup",
@@ -116,6 +133,7 @@ def test_rtmp_rows(case, fact, code):
     assert verdict.check == "rtmp"
     assert verdict.cause and verdict.fix
     expected = {"stream_not_found": "fail", "stream_deleted": "fail", "stream_suspended": "fail"}
+    expected |= {"account_suspended": "fail"}
     expected |= {"key_mismatch": "fail", "ingest_url_invalid": "fail", "receiving": "ok"}
     expected |= {"ready": "ok", "no_api_key": "unknown", "unknown": "unknown"}
     assert verdict.status == expected[code]
@@ -124,7 +142,8 @@ def test_rtmp_rows(case, fact, code):
 def test_every_rtmp_code_is_reachable():
     """The table above reaches every rtmp code of the contract."""
     codes = {diagnose_rtmp(fact).code for _, fact, _ in CASES}
-    rows = "stream_not_found stream_deleted stream_suspended key_mismatch ingest_url_invalid"
+    rows = "account_suspended stream_not_found stream_deleted stream_suspended key_mismatch"
+    rows += " ingest_url_invalid"
     rows += " receiving ready no_api_key unknown"
     assert codes == {f"rtmp.{row}" for row in rows.split()}
 

@@ -203,7 +203,52 @@ CASES = [
         "not_subscribed",
     ),
     ("no_events", facts(webhook=hook(events=())), "not_subscribed"),
-    ("webhook_not_found", facts(webhook=None), "not_subscribed"),
+    ("webhook_not_found", facts(webhook=None), "not_registered"),
+    (
+        "not_registered_beats_rejections",
+        facts(webhook=None, rejections=rejected("signature_mismatch", 9)),
+        "not_registered",
+    ),
+    ("suspended_account", facts(account_suspended=True, webhook=None), "account_suspended"),
+    (
+        "suspended_beats_a_local_url",
+        facts(account_suspended=True, public_url="http://localhost/x"),
+        "account_suspended",
+    ),
+    (
+        "redirected_405s",
+        facts(recent_log=(entry(NOW - 5000, False, 405), entry(NOW - 9000, False, 405))),
+        "redirected",
+    ),
+    (
+        "redirected_beats_failing",
+        facts(webhook=FAILING_HOOK, recent_log=(entry(NOW - 5000, False, 302),)),
+        "redirected",
+    ),
+    (
+        "an_old_405_is_not_recent",
+        facts(recent_log=(entry(NOW - HOUR - 1, False, 405), entry(NOW - 1000, True, 200))),
+        "webhooks.ok",
+    ),
+    (
+        "signed_get_reached_ingest",
+        facts(rejections=rejected("redirected_get", 1, accepted=NOW - 60_000)),
+        "redirected",
+    ),
+    (
+        "http_registration_with_no_2xx",
+        facts(
+            webhook=hook(url=URL.replace("https", "http")), recent_log=(entry(NOW - 1, False, 405),)
+        ),
+        "redirected",
+    ),
+    (
+        "http_registration_that_works_is_fine",
+        facts(
+            webhook=hook(url=URL.replace("https", "http")), recent_log=(entry(NOW - 1, True, 200),)
+        ),
+        "webhooks.ok",
+    ),
     ("lookup_failed_skips", facts(webhook=None, webhook_lookup_error="HTTP 502"), "ok"),
     (
         "not_subscribed_beats_silent",
@@ -312,13 +357,12 @@ def test_not_subscribed_lists_missing_events() -> None:
     """not_subscribed names exactly the required events the webhook lacks."""
     verdict = diagnose_webhooks(facts(webhook=hook(events=("stream.idle", "asset.ready"))))
     assert verdict.evidence["events_missing"] == ["stream.started", "recording.ready"]
-    assert verdict.evidence["webhook_found"] is True
 
 
 def test_webhook_not_found_says_so() -> None:
-    """With no webhook matching PUBLIC_URL, not_subscribed says it was not found and how to fix."""
+    """With no webhook matching PUBLIC_URL, not_registered says so and how to fix it."""
     verdict = diagnose_webhooks(facts(webhook=None))
-    assert verdict.evidence["webhook_found"] is False
+    assert verdict.code == "webhooks.not_registered"
     assert "No webhook" in verdict.cause and "Create" in verdict.fix
 
 

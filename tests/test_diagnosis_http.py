@@ -6,85 +6,13 @@ received (signed deliveries through the real ingest route), then asks the diagno
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 
-import jwt as pyjwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from diagnosis_harness import PUBLIC_URL, Harness, codes, es256_key, token
 from fake_livepeer import FAKE_API_KEY
-from helpers import auth, dead_redis_url, make_settings, now_ms, post_delivery, signed
-
-from webhook_service.config import Secret
-
-PUBLIC_URL = "https://93.184.216.34/webhooks/livepeer"  # a literal public IP: no DNS needed
-
-
-class Harness:
-    """An app wired to the fake Livepeer (or to no API), plus helpers to feed and ask it."""
-
-    def __init__(self, make_app, redis_url, key_prefix, fake, *, api=True, **overrides):
-        settings = make_settings(
-            redis_url,
-            key_prefix,
-            livepeer_api_key=Secret(FAKE_API_KEY) if api else None,
-            livepeer_api_url=f"{fake.url}",
-            livepeer_playback_url=fake.cdn_url,
-            probe_timeout_seconds=1.0,
-            **overrides,
-        )
-        self.client = make_app(settings).test_client()
-        self.fake = fake
-
-    def deliver(self, event, stream_id, created_at=None, **extra):
-        body = {
-            "id": f"{event.replace('.', '-')}-{stream_id}-{created_at or 0}-{len(extra)}",
-            "webhookId": "wh",
-            "createdAt": created_at or now_ms() - 100,
-            "timestamp": now_ms(),
-            "event": event,
-        }
-        if stream_id is not None:
-            body["stream"] = {"id": stream_id, "playbackId": f"pb{stream_id}", "record": True}
-        for key, value in extra.items():
-            if key == "stream":
-                body["stream"].update(value)
-            else:
-                body[key] = value
-        response = post_delivery(self.client, body)
-        assert response.status_code == 200, response.get_data(as_text=True)
-
-    def check(self, stream_id, check, **headers):
-        response = self.client.get(
-            f"/api/streams/{stream_id}/diagnosis/{check}", headers={**auth(), **headers}
-        )
-        assert response.status_code == 200, response.get_data(as_text=True)
-        return response.get_json()
-
-    def rtmp(self, body, stream_id=None):
-        path = f"/api/streams/{stream_id}/diagnosis/rtmp" if stream_id else "/api/diagnosis/rtmp"
-        response = self.client.post(path, json=body, headers=auth())
-        assert response.status_code == 200, response.get_data(as_text=True)
-        return response.get_json()
-
-    def webhooks(self):
-        response = self.client.get("/api/diagnosis/webhooks", headers=auth())
-        assert response.status_code == 200, response.get_data(as_text=True)
-        return response.get_json()
-
-
-@pytest.fixture
-def make(make_app, redis_url, key_prefix, fake):
-    return lambda **kw: Harness(make_app, redis_url, key_prefix, fake, **kw)
-
-
-def codes(verdict, expected):
-    assert verdict["code"] == expected, json.dumps(verdict, indent=1)
-    assert verdict["cause"] and verdict["fix"]
-    return verdict
-
+from helpers import auth, dead_redis_url, make_settings, now_ms, signed
 
 # rtmp ---------------------------------------------------------------------------------------
 
@@ -227,20 +155,6 @@ def test_hls_unknown_for_a_stream_nobody_knows(make):
 # playback -----------------------------------------------------------------------------------
 
 
-def es256_key():
-    private = ec.generate_private_key(ec.SECP256R1())
-    pem = private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return private, base64.b64encode(pem).decode()
-
-
-def token(private, pub, sub, exp_offset=3600):
-    now = int(time.time())
-    claims = {"sub": sub, "pub": pub, "exp": now + exp_offset, "iat": now, "action": "pull"}
-    return pyjwt.encode(claims, private, algorithm="ES256")
-
-
 def test_playback_no_api_key(make):
     """No API key and no delivery carried the policy."""
     h = make(api=False)
@@ -380,12 +294,18 @@ def test_recording_no_media(make, fake):
     codes(h.check("r-empty", "recording"), "recording.no_media")
 
 
-def test_recording_not_idle(make, fake):
-    """Started, no idle since, and the API says not live: not idle."""
-    fake.add_stream("r-stuck", record=True, isActive=False)
+def test_recording_without_idle_ends_at_the_api_lastseen(make, fake):
+    """Started, no stream.idle received, and the API says it is over: the session ended at the
+    API session's lastSeen, and the check goes on from there (DESIGN.md, under the table)."""
+    fake.add_stream("r-noidle", record=True, isActive=False)
+    fake.add_session(
+        "r-noidle", "ses-noidle", record=True, sourceSegments=120, lastSeen=now_ms() - 120_000
+    )
     h = make()
-    h.deliver("stream.started", "r-stuck", created_at=now_ms() - 3_600_000)
-    codes(h.check("r-stuck", "recording"), "recording.not_idle")
+    h.deliver("stream.started", "r-noidle", created_at=now_ms() - 3_600_000)
+    verdict = codes(h.check("r-noidle", "recording"), "recording.processing")
+    assert verdict["evidence"]["idle_source"] == "the API session's lastSeen"
+    assert "stream.idle" in verdict["evidence"]["missing_delivery"]
 
 
 def test_recording_overdue_and_processing(make):

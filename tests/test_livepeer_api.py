@@ -15,6 +15,7 @@ from webhook_service.config import Secret
 from webhook_service.livepeer.api import SHAPE_ERROR, LivepeerApi
 from webhook_service.livepeer.facts import ApiSession, ApiWebhook, SigningKey
 from webhook_service.livepeer.probe import Prober
+from webhook_service.livepeer.results import ACCOUNT_SUSPENDED
 
 STREAM_KEY = "ab12-cd34-ef56-gh78"
 
@@ -158,10 +159,13 @@ def test_stream_key_absent_from_errors(fake, api, fault):
 @pytest.mark.parametrize(
     ("status", "body", "error"),
     [
-        (502, None, "HTTP 502"),
+        (502, None, "HTTP 502: fake failure 502"),
         (500, "<html>oops</html>", "HTTP 500"),
-        (403, None, "forbidden for this API key (HTTP 403)"),
-        (429, None, "rate limited (HTTP 429)"),
+        (403, None, "forbidden for this API key (HTTP 403: fake failure 403)"),
+        (403, '{"errors": ["user is suspended"]}', ACCOUNT_SUSPENDED),
+        (403, '{"errors": [{"not": "text"}]}', "forbidden for this API key (HTTP 403)"),
+        (429, None, "rate limited (HTTP 429: fake failure 429)"),
+        (500, '{"errors": ["' + "x" * 500 + '"]}', "HTTP 500: " + "x" * 200),
         (200, "<html>not json</html>", "not JSON"),
         (200, "[" * 100_000, "not JSON"),
         (200, '"a string"', SHAPE_ERROR),
@@ -171,7 +175,9 @@ def test_stream_key_absent_from_errors(fake, api, fault):
     ],
 )
 def test_bad_answers_become_errors(fake, api, status, body, error):
-    """Error statuses, non-JSON and wrongly shaped JSON give an error string, never raise."""
+    """Error statuses, non-JSON and wrongly shaped JSON give an error string, never raise; an
+    error says what Livepeer's body said (`{"errors": [...]}`, api-schema.yaml `error`), and a
+    suspended account is its own error (middleware/auth.ts: 403 "user is suspended")."""
     fake.fail("/stream/", status, body)
     result = api.get_stream("s1", deadline=soon())
     assert (result.value, result.not_found, result.error) == (None, False, error)
@@ -209,7 +215,7 @@ def test_wrong_api_key_is_rejected(fake, prober):
     api = LivepeerApi(prober, Secret("not-the-key-5c1e"), fake.url)
     fake.add_stream("s1")
     result = api.get_stream("s1", deadline=soon())
-    assert result.error == "API key rejected (HTTP 401)"
+    assert result.error == "API key rejected (HTTP 401: No authorization header or API key invalid)"
     assert "not-the-key-5c1e" not in repr(result)
 
 
@@ -315,7 +321,7 @@ def test_error_on_a_later_page_fails_the_list(fake, prober):
         fake.add_webhook(f"https://example.com/{n}", f"w{n}")
     fake.fail("/webhook?limit=1&cursor=skip1", 503)
     result = api.list_webhooks(deadline=soon())
-    assert (result.value, result.error) == (None, "HTTP 503")
+    assert (result.value, result.error) == (None, "HTTP 503: fake failure 503")
     assert fake.hits("/api/webhook") == 2
 
 
@@ -417,8 +423,8 @@ def test_signing_keys_are_listed(fake, api):
     fake.add_signing_key("cHViLTI=", disabled=True)
     del fake.signing_keys[0]["disabled"]
     assert api.list_signing_keys(deadline=soon()).value == (
-        SigningKey(public_key_b64="cHViLTE=", disabled=False),
-        SigningKey(public_key_b64="cHViLTI=", disabled=True),
+        SigningKey(public_key_b64="cHViLTE=", disabled=False, id=fake.signing_keys[0]["id"]),
+        SigningKey(public_key_b64="cHViLTI=", disabled=True, id=fake.signing_keys[1]["id"]),
     )
 
 

@@ -1,21 +1,25 @@
 """Reconcile: which failed log rows to resend (pure), and recovering an outage end to end.
 
 The fake Livepeer's resend posts the re-signed delivery to the app over real HTTP, so every
-recovered event goes through the ingest route, the signature check and Redis.
+recovered event goes through the ingest route, the signature check and Redis. As Livepeer's
+(cannon.ts resendWebhook), it goes to the row's request.url, signed with the row's secret.
 """
 
 from __future__ import annotations
 
 import time
+import urllib.request
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from helpers import SECRET, auth, dead_redis_url, make_settings, now_ms
-from reconcile_harness import HOOK, MINUTE, FakeClock, Outage
+from fake_livepeer import FAKE_API_KEY
+from helpers import SECRET, assert_problem, auth, dead_redis_url, make_settings, now_ms
+from reconcile_harness import HOOK, MINUTE, PUBLIC_URL, FakeClock, Outage
 
 from webhook_service.config import Secret
 from webhook_service.http.schemas import iso_from_ms
 from webhook_service.livepeer.facts import WebhookLogEntry
+from webhook_service.reconcile.failures import elsewhere, refusal, resend_failure
 from webhook_service.reconcile.plan import Candidate, failed_candidates, parse_since, plan, since_ms
 from webhook_service.reconcile.runner import Limits
 
@@ -24,6 +28,18 @@ NOW = 1_764_086_400_000
 
 def row(log_id, event_id, at, success=False, status=503, stream_id="s1"):
     return WebhookLogEntry(log_id, "stream.started", at, success, status, event_id, stream_id)
+
+
+def answer(found, already_applied, resent, old_secret=0, old_url=0, other=0):
+    """The reconcile answer: the four counts and `failed` by kind."""
+    failures = {"old_secret": old_secret, "old_url": old_url, "other": other}
+    return {
+        "found": found,
+        "already_applied": already_applied,
+        "resent": resent,
+        "failed": sum(failures.values()),
+        "failures": failures,
+    }
 
 
 # -- pure: which rows, which order -------------------------------------------------------------
@@ -73,9 +89,9 @@ def test_candidate_stream_id_is_a_plain_token_or_none(stream_id, expected):
 def test_plan_counts_applied_and_earlier_resends():
     """Applied ids are skipped; ids an interrupted run resent count as resent, not redone."""
     candidates = [Candidate(f"l{i}", f"e{i}", None, None, NOW + i) for i in range(5)]
-    todo, summary = plan(candidates, applied={"e0", "e3"}, resent_before={"e1", "e3"})
-    assert [c.event_id for c in todo] == ["e2", "e4"]
-    assert summary.as_dict() == {"found": 5, "already_applied": 2, "resent": 1, "failed": 0}
+    todo, elsewhere, summary = plan(candidates, applied={"e0", "e3"}, resent_before={"e1", "e3"})
+    assert [c.event_id for c in todo] == ["e2", "e4"] and elsewhere == []
+    assert summary.as_dict() == answer(5, 2, 1)
 
 
 @pytest.mark.parametrize(
@@ -120,6 +136,77 @@ def test_since_out_of_range_is_a_value_error():
         since_ms(far, NOW)
 
 
+# -- pure: why a delivery was not recovered ---------------------------------------------------
+
+BAD_SIGNATURE = (
+    '{"type":"urn:livepeer-webhooks:problem:bad-signature","title":"Bad signature",'
+    '"status":401,"detail":"no v1 signature matches a configured secret"}'
+)
+
+
+def resent_row(status, body=None):
+    """The new log row a resend answers with: its response status and (decoded) body."""
+    return WebhookLogEntry("new", "stream.started", NOW, False, status, response_body=body)
+
+
+@pytest.mark.parametrize(
+    ("row", "kind", "says"),
+    [
+        (resent_row(401, BAD_SIGNATURE), "old_secret", "bad_signature"),
+        (resent_row(401, BAD_SIGNATURE[:60]), "old_secret", "bad_signature"),  # cut at 1 KiB
+        (resent_row(401, '{"type":"urn:livepeer-webhooks:problem:stale"}'), "other", "(stale)"),
+        (resent_row(401, "Unauthorized"), "other", "HTTP 401"),
+        (resent_row(401, None), "other", "HTTP 401"),
+        (resent_row(403, BAD_SIGNATURE), "other", "HTTP 403 (bad-signature)"),
+        (resent_row(400, '{"type":"urn:x:malformed"}'), "other", "HTTP 400 (malformed)"),
+        (resent_row(503, "[1, 2]"), "other", "HTTP 503"),
+        (resent_row(None), "other", "no answer"),
+        (None, "other", "did not answer 2xx"),
+    ],
+)
+def test_a_refused_resend_is_old_secret_only_for_our_bad_signature(row, kind, says):
+    """old_secret = the new row says this receiver answered 401 with type ...:bad-signature."""
+    assert resend_failure(row) == kind
+    assert says in refusal(row)
+
+
+@pytest.mark.parametrize(
+    ("request_url", "public_url", "elsewhere"),
+    [
+        (PUBLIC_URL, PUBLIC_URL, False),
+        ("HTTPS://93.184.216.34:443/webhooks/livepeer/", PUBLIC_URL, False),  # same, by same_url
+        ("https://old.example.com/webhooks/livepeer", PUBLIC_URL, True),
+        ("https://93.184.216.34/webhooks/other", PUBLIC_URL, True),
+        ("http://93.184.216.34/webhooks/livepeer", PUBLIC_URL, True),  # a resend would redirect
+        ("not a url", PUBLIC_URL, True),
+        (None, PUBLIC_URL, False),  # no request.url: nothing tells, so it is resent
+        ("https://old.example.com/webhooks/livepeer", None, False),  # no PUBLIC_URL
+    ],
+)
+def test_old_url_is_judged_on_the_row_that_would_be_resent(request_url, public_url, elsewhere):
+    """A row whose request.url is not PUBLIC_URL (urls.same_url) is old_url and not resent."""
+    candidate = Candidate("l1", "e1", None, None, NOW, request_url)
+    todo, away, summary = plan([candidate], set(), set(), public_url)
+    assert (away == [candidate], todo == [candidate]) == (elsewhere, not elsewhere)
+    assert summary.failures == {"old_secret": 0, "old_url": int(elsewhere), "other": 0}
+    assert summary.failed == int(elsewhere)
+
+
+def test_an_applied_or_earlier_resent_event_is_not_old_url():
+    """Applied here, or resent by an earlier run, comes before the URL question."""
+    away = "https://old.example.com/webhooks/livepeer"
+    candidates = [Candidate(f"l{i}", f"e{i}", None, None, NOW + i, away) for i in range(3)]
+    todo, elsewhere, summary = plan(candidates, {"e0"}, {"e1"}, PUBLIC_URL)
+    assert todo == [] and [c.event_id for c in elsewhere] == ["e2"]
+    assert summary.as_dict() == answer(3, 1, 1, old_url=1)
+
+
+def test_the_old_url_line_never_shows_credentials():
+    """The URL a row went to is shown without userinfo or query (either may hold a secret)."""
+    said = elsewhere("https://user:pw@old.example.com/hook?token=abc")
+    assert "https://old.example.com/hook" in said and "pw" not in said and "abc" not in said
+
+
 # -- end to end --------------------------------------------------------------------------------
 
 
@@ -144,14 +231,14 @@ def test_reconcile_recovers_missed_events_through_ingest(outage):
 
     status, summary = outage.reconcile()
     assert status == 200, summary
-    assert summary == {"found": 5, "already_applied": 1, "resent": 4, "failed": 0}
+    assert summary == answer(5, 1, 4)
     assert outage.resent_log_ids() == [started["id"], idle["id"], asset["id"], ready["id"]]
     stream = outage.stream("s1")
     assert stream["state"] == "idle" and stream["sessions"][0]["recording_status"] == "ready"
     assert outage.stream("old") is None
 
     status, again = outage.reconcile()
-    assert again == {"found": 5, "already_applied": 5, "resent": 0, "failed": 0}
+    assert again == answer(5, 5, 0)
     assert len(outage.resent_log_ids()) == 4
 
 
@@ -160,7 +247,7 @@ def test_dry_run_counts_and_resends_nothing(outage):
     outage.missed("stream.started", "s1")
     outage.recovered_by_retry("s2")
     status, summary = outage.reconcile(dry_run=True)
-    assert (status, summary) == (200, {"found": 2, "already_applied": 1, "resent": 0, "failed": 0})
+    assert (status, summary) == (200, answer(2, 1, 0))
     assert outage.fake.resends == [] and outage.stream("s1") is None
 
 
@@ -174,7 +261,7 @@ def test_log_pages_are_followed_until_since(outage):
     summary = outage.reconciler().run(
         HOOK, now_ms() - 60 * MINUTE, limits=Limits(page_size=4, rate=1000)
     )
-    assert summary.as_dict() == {"found": 7, "already_applied": 0, "resent": 7, "failed": 0}
+    assert summary.as_dict() == answer(7, 0, 7)
     assert outage.resent_log_ids() == [r["id"] for r in rows]
     reads = [r.path for r in outage.fake.requests if r.path.startswith("/api/webhook/wh-ours/log?")]
     assert len(reads) == 4  # 13 rows in the window, then older ones: 4 of the 6 pages
@@ -186,28 +273,95 @@ def test_resend_failures_are_counted_and_retried_next_run(outage):
     rows = [outage.missed("stream.detection", f"f{i}", minutes_ago=9 - i) for i in range(3)]
     outage.fake.fail(f"/webhook/{HOOK}/log/{rows[1]['id']}/resend", 500)
     status, summary = outage.reconcile()
-    assert summary == {"found": 3, "already_applied": 0, "resent": 2, "failed": 1}
+    assert summary == answer(3, 0, 2, other=1)
     assert status == 200 and outage.resent_log_ids() == [rows[0]["id"], rows[2]["id"]]
 
     outage.fake.clear_faults()
     status, summary = outage.reconcile()
-    assert summary == {"found": 3, "already_applied": 2, "resent": 1, "failed": 0}
+    assert summary == answer(3, 2, 1)
     assert outage.resent_log_ids()[-1] == rows[1]["id"]
 
 
-def test_a_receiver_that_still_rejects_counts_as_failed(outage):
-    """While the secrets still differ, Livepeer's resend gets a 401: failed, not checkpointed;
-    once the secret is fixed the next run recovers the event."""
-    outage.missed("stream.started", "s1")
-    outage.fake.webhooks[HOOK]["sharedSecret"] = "whsec-not-ours"
-    status, summary = outage.reconcile()
-    assert summary == {"found": 1, "already_applied": 0, "resent": 0, "failed": 1}
-    assert outage.stream("s1") is None
+OLD_SECRET = "whsec-before-rotation-5e0c"
+OLD_URL = "https://old-host.example.com/webhooks/livepeer"
 
-    outage.fake.webhooks[HOOK]["sharedSecret"] = SECRET
+
+def test_a_rotation_that_dropped_the_old_secret_is_old_secret(redis_url, key_prefix, fake):
+    """cannon.ts resendWebhook signs a resend with the row's sharedSecret (storeResponse wrote
+    the webhook's secret of the first delivery) and controllers/webhook-log.ts `POST
+    /:requestId/resend` answers with the new row: refused here as bad_signature, the event is
+    old_secret; with the old secret listed again, the same reconcile recovers it."""
+    since = iso_from_ms(now_ms() - 60 * MINUTE)
+    rotated = Outage(redis_url, key_prefix, fake, webhook_secrets=(Secret(SECRET),))
+    try:
+        rotated.missed("stream.started", "rot1", minutes_ago=50, secret=OLD_SECRET)
+        rotated.missed("stream.idle", "rot1", minutes_ago=45, secret=OLD_SECRET, status=None)
+        rotated.missed("stream.started", "rot2", minutes_ago=30)  # signed with the new secret
+        status, summary = rotated.reconcile(since=since)
+        assert (status, summary) == (200, answer(3, 0, 1, old_secret=2))
+        assert rotated.stream("rot1") is None and rotated.stream("rot2")["state"] == "active"
+        refused = [r for r in fake.webhook_logs[HOOK] if r.get("response", {}).get("status") == 401]
+        assert len(refused) == 2 and {r["request"]["url"] for r in refused} == {PUBLIC_URL}
+        assert rotated.reconcile(since=since)[1] == answer(3, 1, 0, old_secret=2)  # still
+    finally:
+        rotated.stop()
+
+    both = Outage(redis_url, key_prefix, fake, webhook_secrets=(Secret(SECRET), Secret(OLD_SECRET)))
+    try:
+        status, summary = both.reconcile(since=since)
+        assert (status, summary) == (200, answer(3, 1, 2))
+        assert both.stream("rot1")["state"] == "idle"
+    finally:
+        both.stop()
+
+
+def test_deliveries_to_an_old_url_are_old_url_and_never_resent(outage):
+    """cannon.ts resendWebhook sends a resend to the row's request.url (storeResponse wrote the
+    webhook's url of that delivery), not to the webhook's current url: rows that went to
+    another URL than PUBLIC_URL are old_url and not resent; rows that went here are resent."""
+    before = outage.missed("stream.started", "url1", minutes_ago=50, url=OLD_URL, attempts=3)
+    outage.missed("stream.idle", "url1", minutes_ago=45, url=OLD_URL)
+    spelled = outage.missed(
+        "stream.started", "url2", minutes_ago=30, url="HTTPS://93.184.216.34:443/webhooks/livepeer/"
+    )
+    after = outage.missed("stream.started", "url3", minutes_ago=20)
     status, summary = outage.reconcile()
-    assert summary == {"found": 1, "already_applied": 0, "resent": 1, "failed": 0}
-    assert outage.stream("s1")["state"] == "active"
+    assert (status, summary) == (200, answer(4, 0, 2, old_url=2))
+    assert outage.resent_log_ids() == [spelled["id"], after["id"]] and outage.elsewhere == []
+    assert before["request"]["url"] == OLD_URL and outage.stream("url1") is None
+
+    assert outage.reconcile(dry_run=True)[1] == answer(4, 2, 0, old_url=2)  # every run says so
+
+
+def test_other_failures_are_other(outage):
+    """A resend the API fails (controllers/webhook-log.ts `POST /:requestId/resend`), or that
+    this receiver refuses for another reason than the signature (the new row's response,
+    cannon.ts resendWebhook -> storeResponse), is other; the rest are recovered."""
+    malformed = {"id": "evt-no-created-at", "event": "stream.started", "stream": {"id": "oth1"}}
+    outage.fake.add_log(HOOK, malformed, status=500, created_at=now_ms() - 40 * MINUTE)
+    broken = outage.missed("stream.started", "oth2", minutes_ago=30)
+    outage.missed("stream.started", "oth3", minutes_ago=20)
+    outage.fake.fail(f"/webhook/{HOOK}/log/{broken['id']}/resend", 500)
+    status, summary = outage.reconcile()
+    assert (status, summary) == (200, answer(3, 0, 1, other=2))
+    assert outage.stream("oth3") and outage.stream("oth1") is None
+
+
+def test_the_resent_row_answer_is_decoded(outage):
+    """response.body is base64 of the answer's first 1024 characters (cannon.ts storeResponse);
+    request.url is parsed too; a body that is not base64 is kept as it is."""
+    outage.fake.add_log(HOOK, {"id": "b1"}, status=401, response_body=BAD_SIGNATURE)
+    raw = outage.fake.add_log(HOOK, {"id": "b2"}, status=500)
+    raw["response"]["body"] = '{"error": "raw"}'
+    page = outage.api().webhook_log(HOOK, deadline=time.monotonic() + 5)
+    got = {e.event_id: (e.response_body, e.request_url) for e in page.value.entries}
+    assert got == {"b1": (BAD_SIGNATURE, PUBLIC_URL), "b2": ('{"error": "raw"}', PUBLIC_URL)}
+    request = urllib.request.Request(
+        f"{outage.fake.url}/webhook/{HOOK}/log", headers={"Authorization": f"Bearer {FAKE_API_KEY}"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        served = response.read().decode()
+    assert SECRET not in served and "sharedSecret" not in served  # write-only, as Livepeer's
 
 
 def test_an_interrupted_run_resumes_without_resending_twice(outage):
@@ -219,7 +373,7 @@ def test_an_interrupted_run_resumes_without_resending_twice(outage):
     assert outage.resent_log_ids() == [rows[0]["id"], rows[1]["id"]]
 
     summary = outage.reconciler().run(HOOK, now_ms() - 60 * MINUTE, limits=Limits(rate=1000))
-    assert summary.as_dict() == {"found": 5, "already_applied": 2, "resent": 3, "failed": 0}
+    assert summary.as_dict() == answer(5, 2, 3)
     assert outage.resent_log_ids() == [r["id"] for r in rows]
     assert all(outage.stream(f"i{i}") for i in range(5))
 
@@ -229,8 +383,8 @@ def test_the_checkpoint_skips_resends_that_landed_elsewhere(outage, redis_client
     outage.missed("stream.started", "c1", minutes_ago=5)
     outage.missed("stream.started", "c2", minutes_ago=4)
     outage.fake.on_resend = lambda hook, body, headers: 200  # delivered, not to this service
-    assert outage.reconcile()[1] == {"found": 2, "already_applied": 0, "resent": 2, "failed": 0}
-    assert outage.reconcile()[1] == {"found": 2, "already_applied": 0, "resent": 2, "failed": 0}
+    assert outage.reconcile()[1] == answer(2, 0, 2)
+    assert outage.reconcile()[1] == answer(2, 0, 2)
     assert len(outage.fake.resends) == 2
     key = f"{key_prefix}:{{~global}}:reconcile:{HOOK}"
     assert redis_client.hlen(key) == 2 and 0 < redis_client.ttl(key) <= 7 * 86_400
@@ -253,9 +407,9 @@ def test_max_resends_caps_a_run_and_the_next_goes_on(outage):
     run = outage.reconciler().run
     since = now_ms() - 60 * MINUTE
     first = run(HOOK, since, limits=Limits(rate=1000, max_resends=2))
-    assert first.as_dict() == {"found": 3, "already_applied": 0, "resent": 2, "failed": 0}
+    assert first.as_dict() == answer(3, 0, 2)
     second = run(HOOK, since, limits=Limits(rate=1000, max_resends=2))
-    assert second.as_dict() == {"found": 3, "already_applied": 2, "resent": 1, "failed": 0}
+    assert second.as_dict() == answer(3, 2, 1)
 
 
 def test_the_cap_counts_this_run_only(outage):
@@ -276,7 +430,7 @@ def test_a_refused_key_or_rate_limit_stops_the_run(outage, status):
         outage.missed("stream.detection", f"q{i}", minutes_ago=9 - i)
     outage.fake.fail(f"/webhook/{HOOK}/log/", status)  # the resend calls, not the listing
     status_code, summary = outage.reconcile()
-    assert summary == {"found": 3, "already_applied": 0, "resent": 0, "failed": 1}
+    assert summary == answer(3, 0, 0, other=1)
     assert outage.fake.hits(f"/api/webhook/{HOOK}/log/") == 1
 
 
@@ -295,7 +449,7 @@ def test_webhook_id_picks_another_webhook(outage):
     ("body", "says"),
     [
         ({}, "since"),
-        ({"since": "2025-11-25T16:00:00"}, "timezone"),
+        ({"since": "2025-11-25T16:00:00"}, "time zone"),
         ({"since": 1764086400}, "since"),
         ({"since": "yesterday"}, "since"),
         ({"since": "2999-01-01T00:00:00Z"}, "future"),
@@ -374,9 +528,23 @@ def test_openapi_documents_the_route_and_its_cap(outage):
     spec = outage.client.get("/openapi.json").get_json()
     operation = spec["paths"]["/api/reconcile"]["post"]
     assert {"400", "401", "404", "502", "503"} <= set(operation["responses"])
-    summary = spec["components"]["schemas"]["ReconcileSummary"]
-    assert set(summary["properties"]) == {"found", "already_applied", "resent", "failed"}
+    schemas = spec["components"]["schemas"]
+    summary = schemas["ReconcileSummary"]
+    assert set(summary["properties"]) == {
+        "found",
+        "already_applied",
+        "resent",
+        "failed",
+        "failures",
+    }
+    assert set(summary["required"]) == set(summary["properties"])
     assert "call again" in summary["description"]
+    failures = schemas["ReconcileFailures"]["properties"]
+    assert set(failures) == {"old_secret", "old_url", "other"}
+    assert "LIVEPEER_WEBHOOK_SECRET" in failures["old_secret"]["description"]
+    assert "PUBLIC_URL" in failures["old_url"]["description"]
+    since = schemas["ReconcileRequest"]["properties"]["since"]["description"]
+    assert "ISO-8601" in since and "24h" in since
     assert set(spec["components"]["schemas"]["ReconcileRequest"]["properties"]) == {
         "since",
         "webhook_id",
@@ -390,6 +558,41 @@ def test_since_in_the_request_may_carry_any_zone(outage):
     zone = timezone(timedelta(hours=-5))
     since = (datetime.now(UTC) - timedelta(hours=1)).astimezone(zone).isoformat()
     assert outage.reconcile(since=since, dry_run=True)[1]["found"] == 1
+
+
+def test_since_takes_a_duration_as_the_cli_does(outage):
+    """`since` may be a duration back from now, parsed as the CLI parses --since (90m, 24h,
+    7d); each widens the window."""
+    for stream_id, minutes in (("d1", 30), ("d2", 3 * 60), ("d3", 2 * 24 * 60)):
+        outage.missed("stream.started", stream_id, minutes_ago=minutes)
+    found = {s: outage.reconcile(since=s, dry_run=True)[1]["found"] for s in ("90m", "24h", "7d")}
+    assert found == {"90m": 1, "24h": 2, "7d": 3}
+
+
+@pytest.mark.parametrize(
+    ("since", "says"),
+    [
+        ("90x", "is not an ISO-8601 time (2026-11-25T18:00:00Z) or a duration (90m, 24h, 3d)"),
+        ("-3d", "is not an ISO-8601 time"),
+        ("1.5h", "is not an ISO-8601 time"),
+        ("24 h", "is not an ISO-8601 time"),
+        ("24H", "is not an ISO-8601 time"),
+        ("PT24H", "is not an ISO-8601 time"),  # an ISO-8601 duration: not taken, said so
+        ("2w", "is not an ISO-8601 time"),
+        ("1234567d", "is not an ISO-8601 time"),
+        ("", "is not an ISO-8601 time"),
+        ("   ", "is not an ISO-8601 time"),
+        ("h", "is not an ISO-8601 time"),
+        ("2026-11-25 18:00", "give the time zone"),
+        ("9" * 65, "since"),
+    ],
+)
+def test_bad_since_forms_are_400_with_what_is_accepted(outage, since, says):
+    """A `since` that is neither form is a 400 naming the field and both accepted forms."""
+    response = outage.client.post("/api/reconcile", json={"since": since}, headers=auth())
+    problem = assert_problem(response, 400)
+    assert problem["detail"].startswith("since") and says in problem["detail"]
+    assert outage.fake.requests == []  # refused before Livepeer is asked anything
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import auth, delivery, now_ms, post_delivery
-from reconcile_harness import HOOK, Outage
+from helpers import SECRET, auth, delivery, now_ms, post_delivery
+from reconcile_harness import HOOK, MINUTE, Outage
 
+from webhook_service.config import Secret
 from webhook_service.store.retention import DAY_MS
 
 
@@ -42,7 +43,9 @@ def test_dry_run_lists_what_would_be_resent(outage, run):
     assert f"webhook {HOOK}: failed deliveries since" in output and "dry run" in output
     [line] = [line for line in output.splitlines() if line.startswith("would resend")]
     assert "stream.started" in line and f"log={row['id']}" in line
-    assert output.rstrip().endswith("found=2 already_applied=1 resent=0 failed=0")
+    assert output.rstrip().endswith(
+        "found=2 already_applied=1 resent=0 failed=0 old_secret=0 old_url=0 other=0"
+    )
     assert outage.fake.resends == []
 
 
@@ -53,7 +56,9 @@ def test_reconcile_resends_and_the_service_applies(outage, run):
     code, output = run("reconcile", "--since", "1h", "--rate", "50")
     assert code == 0, output
     assert output.count("\nresent ") == 2
-    assert output.rstrip().endswith("found=2 already_applied=0 resent=2 failed=0")
+    assert output.rstrip().endswith(
+        "found=2 already_applied=0 resent=2 failed=0 old_secret=0 old_url=0 other=0"
+    )
     assert outage.stream("s1")["state"] == "idle"
 
 
@@ -71,6 +76,77 @@ def test_max_resends_says_to_run_again(outage, run):
         outage.missed("stream.detection", f"m{i}", minutes_ago=30 - i)
     code, output = run("reconcile", "--since", "1h", "--rate", "50", "--max-resends", "1")
     assert code == 0 and "run the same command again" in output
+
+
+OLD_SECRET = "whsec-before-rotation-5e0c"
+OLD_URL = "https://old-host.example.com/webhooks/livepeer"
+
+
+def test_a_rotation_that_dropped_the_old_secret_says_add_it_back(
+    redis_url, key_prefix, fake, runner
+):
+    """cannon.ts resendWebhook signs a resend with the row's sharedSecret (the webhook's at the
+    first delivery) and controllers/webhook-log.ts answers with the new row: the CLI prints
+    old_secret with its fix and exits 1; restarted with the old secret listed again, the
+    command it printed recovers the events and exits 0."""
+    rotated = Outage(redis_url, key_prefix, fake, webhook_secrets=(Secret(SECRET),))
+    try:
+        rotated.missed("stream.started", "rot1", minutes_ago=50, secret=OLD_SECRET)
+        rotated.missed("stream.idle", "rot1", minutes_ago=40, secret=OLD_SECRET)
+        result = runner.invoke(["reconcile", "--since", "1h", "--rate", "50"], env=rotated.env)
+    finally:
+        rotated.stop()
+    output = result.output
+    assert result.exit_code == 1, output
+    assert (
+        output.count("FAILED") == 2 and output.count(": old_secret: refused here as bad_sig") == 2
+    )
+    assert "failed=2 old_secret=2 old_url=0 other=0" in output
+    assert "LIVEPEER_WEBHOOK_SECRET=<new>,<previous>" in output.replace("\n  ", " ")
+    assert OLD_SECRET not in output and SECRET not in output
+    again = output.rstrip().splitlines()[-1].split(": ", 1)[1]
+    assert again.startswith("livepeer-webhooks reconcile --since 20")
+
+    both = Outage(redis_url, key_prefix, fake, webhook_secrets=(Secret(SECRET), Secret(OLD_SECRET)))
+    try:
+        result = runner.invoke(again.split()[1:], env=both.env)
+        assert result.exit_code == 0, result.output
+        assert "resent=2 failed=0 old_secret=0" in result.output
+        assert both.stream("rot1")["state"] == "idle"
+    finally:
+        both.stop()
+
+
+def test_deliveries_to_an_old_url_are_listed_not_resent(outage, run):
+    """cannon.ts resendWebhook sends a resend to the row's request.url, the URL of that
+    delivery (storeResponse): a row that went elsewhere is printed NOT RESENT with where it
+    went (no credentials) and the old_url fix; the others are resent; exit 1."""
+    gone = outage.missed("stream.started", "url1", minutes_ago=50, url=OLD_URL + "?token=t0p")
+    here = outage.missed("stream.started", "url2", minutes_ago=30)
+    code, output = run("reconcile", "--since", "1h", "--rate", "50")
+    assert code == 1, output
+    [line] = [line for line in output.splitlines() if line.startswith("NOT RESENT")]
+    assert f"log={gone['id']}: old_url: it went to {OLD_URL}, not PUBLIC_URL" in line
+    assert "t0p" not in output and "resent=1 failed=1 old_secret=0 old_url=1 other=0" in output
+    assert "only to the URL it first went to" in output.replace("\n  ", " ")
+    assert outage.resent_log_ids() == [here["id"]]
+    assert outage.elsewhere == [] and outage.stream("url1") is None
+
+
+def test_other_failures_print_their_reason(outage, run):
+    """A resend the API fails (controllers/webhook-log.ts `POST /:requestId/resend`) or this
+    receiver refuses for another reason (the new row, cannon.ts storeResponse) is other, with
+    its reason on its line; exit 1."""
+    malformed = {"id": "evt-no-created-at", "event": "stream.started", "stream": {"id": "o1"}}
+    outage.fake.add_log(HOOK, malformed, status=500, created_at=now_ms() - 40 * MINUTE)
+    broken = outage.missed("stream.started", "o2", minutes_ago=30)
+    outage.fake.fail(f"/webhook/{HOOK}/log/{broken['id']}/resend", 503)
+    code, output = run("reconcile", "--since", "1h", "--rate", "50")
+    assert code == 1, output
+    assert "other: this receiver answered the resend HTTP 400 (malformed)" in output
+    assert "other: the Livepeer API call failed: HTTP 503" in output
+    assert "failed=2 old_secret=0 old_url=0 other=2" in output
+    assert "to run this reconcile again (the same window): livepeer-webhooks" in output
 
 
 @pytest.mark.parametrize(

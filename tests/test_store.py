@@ -389,7 +389,7 @@ def test_asset_failures_are_remembered_by_asset_id(store):
     task = {"task": {"id": "t1", "snapshot": {"outputAssetId": "ses-b"}}}
     store.apply(update("task.failed", stream_id=None, payload=task))
     store.apply(update("asset.ready", stream_id=None, payload={"asset": {"id": "ses-c"}}))
-    assert store.failed_assets(["ses-a", "ses-b", "ses-c", "nope"]) == {
+    assert store.asset_outcomes(["ses-a", "ses-b", "ses-c", "nope"]) == {
         "ses-a": "asset.failed",
         "ses-b": "task.failed",
     }

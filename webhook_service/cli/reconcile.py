@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
+import textwrap
+
 import click
 
 from webhook_service.cli.common import (
@@ -15,7 +18,8 @@ from webhook_service.cli.common import (
 from webhook_service.config import Settings
 from webhook_service.livepeer.api import LivepeerApi
 from webhook_service.livepeer.probe import Prober
-from webhook_service.reconcile.plan import Candidate, parse_since
+from webhook_service.reconcile.failures import FAILURE_KINDS, FIXES
+from webhook_service.reconcile.plan import Candidate, Summary, parse_since
 from webhook_service.reconcile.runner import (
     CALL_SECONDS,
     DEFAULT_RATE,
@@ -30,7 +34,9 @@ from webhook_service.times import iso_from_ms, now_ms
 _LABELS: dict[Outcome, str] = {
     "would_resend": "would resend",
     "resent": "resent",
-    "failed": "FAILED",
+    "old_secret": "FAILED",
+    "old_url": "NOT RESENT",
+    "other": "FAILED",
 }
 
 
@@ -39,7 +45,25 @@ def _report(candidate: Candidate, outcome: Outcome, detail: str) -> None:
         f"{_LABELS[outcome]:<13} {iso_from_ms(candidate.created_at_ms)}  "
         f"{candidate.event or '?':<20} {candidate.event_id}  log={candidate.log_id}"
     )
+    if outcome in FAILURE_KINDS:
+        detail = f"{outcome}: {detail}"
     click.echo(f"{line}: {detail}" if detail else line)
+
+
+def _counts(summary: Summary) -> str:
+    """The counts, then `failed` by kind: one line of name=value pairs."""
+    counts = [(k, v) for k, v in summary.as_dict().items() if isinstance(v, int)]
+    return " ".join(f"{name}={count}" for name, count in [*counts, *summary.failures.items()])
+
+
+def _explain(summary: Summary, again: str, dry_run: bool) -> None:
+    """For each kind of failure that occurred: how many, and what to do about it."""
+    for kind in FAILURE_KINDS:
+        if summary.failures[kind]:
+            text = f"{kind}={summary.failures[kind]}: {FIXES[kind]}"
+            click.echo("\n" + textwrap.fill(text, width=96, subsequent_indent="  "))
+    then = "to resend the rest" if dry_run else "to run this reconcile again (the same window)"
+    click.echo(f"\n{then}: {again}")
 
 
 def _reconciler(settings: Settings) -> Reconciler:
@@ -86,8 +110,11 @@ def reconcile(
     the failed deliveries whose event ids are not in Redis, and asks Livepeer to resend each:
     they arrive signed, through the normal ingest route. Each resend is noted in Redis, so a
     run that was interrupted (Ctrl-C, a crash) can simply be run again. Prints one line per
-    event and the counts; exit 0 when nothing failed, 1 when a resend or the API failed, 2 on
-    bad usage or configuration.
+    event and the counts, and for each kind of failure what fixes it: old_secret (refused
+    here as bad_signature: Livepeer signs a resend with the webhook's secret at the time of the
+    first delivery), old_url (it went to another URL than PUBLIC_URL; not resent), other. Exit
+    0 when nothing failed, 1 when an event was not recovered or the API failed, 2 on bad usage
+    or configuration.
 
     \b
     Examples:
@@ -106,13 +133,29 @@ def reconcile(
         hook = reconciler.find_webhook(webhook_id, settings.public_url, limits)
         dry = " (dry run: nothing is resent)" if dry_run else ""
         click.echo(f"webhook {hook}: failed deliveries since {iso_from_ms(since)}{dry}")
-        summary = reconciler.run(hook, since, dry_run=dry_run, limits=limits, report=_report)
+        summary = reconciler.run(
+            hook,
+            since,
+            public_url=settings.public_url,
+            dry_run=dry_run,
+            limits=limits,
+            report=_report,
+        )
     except ReconcileError as error:
         fail(error.detail, EXIT_FAILED if error.kind == "upstream" else EXIT_USAGE)
     except StorageError as error:
         fail(str(error), EXIT_FAILED)
-    click.echo(" ".join(f"{name}={count}" for name, count in summary.as_dict().items()))
+    _finish(summary, since, webhook_id, dry_run)
+
+
+def _finish(summary: Summary, since: int, webhook_id: str | None, dry_run: bool) -> None:
+    """The counts, what to do next, and exit 1 when an event was not recovered."""
+    click.echo(_counts(summary))
+    # The same window later: a duration such as 24h would have moved on by then.
+    again = f"livepeer-webhooks reconcile --since {iso_from_ms(since)}"
+    again += f" --webhook-id {shlex.quote(webhook_id)}" if webhook_id else ""
     if not dry_run and summary.found > summary.already_applied + summary.resent + summary.failed:
-        click.echo("stopped at --max-resends: run the same command again to go on")
+        click.echo(f"stopped at --max-resends: run the same command again to go on ({again})")
     if summary.failed:
+        _explain(summary, again, dry_run)
         raise SystemExit(EXIT_FAILED)

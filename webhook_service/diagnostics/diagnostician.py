@@ -9,6 +9,7 @@ import svcs
 
 from webhook_service.config import Settings
 from webhook_service.diagnostics import gather
+from webhook_service.diagnostics.facts import ViewerRequest
 from webhook_service.diagnostics.hls import diagnose_hls
 from webhook_service.diagnostics.playback import diagnose_playback
 from webhook_service.diagnostics.recording import diagnose_recording
@@ -50,9 +51,11 @@ class Diagnostician:
         """Why the HLS manifest is empty or refused."""
         return self._counted(diagnose_hls(gather.gather_hls(self.sources, stream_id)))
 
-    def playback(self, stream_id: str, jwt: str | None) -> Verdict:
-        """Why Livepeer's access control denies a viewer (checking `jwt` when given)."""
-        facts = gather.gather_playback(self.sources, stream_id, jwt)
+    def playback(
+        self, stream_id: str, jwt: str | None, viewer: ViewerRequest | None = None
+    ) -> Verdict:
+        """Why Livepeer's access control denies a viewer (with what the viewer sent, if given)."""
+        facts = gather.gather_playback(self.sources, stream_id, jwt, viewer)
         return self._counted(diagnose_playback(facts))
 
     def recording(self, stream_id: str) -> Verdict:

@@ -34,6 +34,7 @@ class LocalStream:
     last_started_at_ms: int | None
     last_idle_at_ms: int | None
     sessions: tuple[dict[str, Any], ...] = ()  # stored session dicts, newest first
+    allowed_origins: tuple[str, ...] | None = None  # playbackPolicy.allowedOrigins delivered
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class RtmpFacts:
     key_last4: str | None = None
     ingest_url: str | None = None
     ingest_hosts: tuple[str, ...] = ("rtmp.livepeer.com",)
+    now_ms: int = 0
+    account_suspended: bool = False  # the API answered 403 "user is suspended"
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ class HlsFacts:
     master: HttpResult | None = None  # the master playlist probe, None if not attempted
     rendition: HttpResult | None = None  # the first rendition playlist, if the master had one
     api_error: str | None = None
+    live_stuck: bool = False  # the API says active, but media stopped (liveness.Liveness.stuck)
+    account_suspended: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,7 @@ class PlaybackFacts:
     playback_id: str | None
     policy: str | None  # None: unknown (no API key and no delivery carried it)
     policy_source: str | None  # "api" | "webhooks"
-    jwt: str | None = None  # from the Livepeer-Jwt header; never put into evidence
+    jwt: str | None = None  # the viewer's token (header, body or URL); never in evidence
     signing_keys: tuple[SigningKey, ...] | None = None  # None: could not be listed
     webhook_id: str | None = None  # playbackPolicy.webhookId
     webhook: ApiWebhook | None = None
@@ -80,6 +85,22 @@ class PlaybackFacts:
     public_url: str | None = None
     api_configured: bool = False
     api_error: str | None = None
+    viewer: ViewerRequest | None = None  # what the failing viewer sent, when the operator gave it
+    allowed_origins: tuple[str, ...] | None = None  # playbackPolicy.allowedOrigins
+    # Why Livepeer's gate would answer 404 to every viewer, as far as the facts show.
+    stream_deleted: bool = False  # the API shows it deleted, or 404 for a stream seen here
+    stream_suspended: bool = False
+    account_suspended: bool = False
+
+
+@dataclass(frozen=True)
+class ViewerRequest:
+    """The failing viewer's request, as the operator gave it (never a token: see `jwt`)."""
+
+    url_given: bool = False  # the exact URL the player requested was given
+    url_path: str | None = None  # its path (it may appear in evidence; its query may not)
+    access_key_given: bool = False  # an access key in the URL's query or the body
+    origin: str | None = None  # the page's origin (the gate reads Origin, else Referer)
 
 
 @dataclass(frozen=True)
@@ -93,6 +114,7 @@ class TimelineFacts:
     recording_waiting: frozenset[str] = frozenset()  # session ids with recording.waiting
     failed_sessions: dict[str, str] = field(default_factory=dict)
     # session id -> event name ("asset.failed"/"task.failed") whose asset id is the session id
+    deleted_sessions: frozenset[str] = frozenset()  # session ids whose asset.deleted arrived
 
 
 @dataclass(frozen=True)
@@ -100,7 +122,7 @@ class RecordingFacts:
     stream_id: str
     now_ms: int
     ready_timeout_seconds: int
-    record: bool | None  # API wins over webhooks
+    record: bool | None  # the stream's current flag: API wins over webhooks
     live: bool | None
     latest_session_id: str | None  # by createdAt, from the API or the stored sessions
     latest_session_created_ms: int | None
@@ -109,6 +131,9 @@ class RecordingFacts:
     timeline: TimelineFacts
     api_configured: bool = False
     api_error: str | None = None
+    live_stuck: bool = False  # the API says active, but media stopped (liveness.Liveness.stuck)
+    last_seen_ms: int | None = None  # the API stream's lastSeen
+    account_suspended: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,3 +161,4 @@ class WebhooksFacts:
     # and the oldest one's createdAt: where `livepeer-webhooks reconcile --since` should start.
     missing_from_log: int | None = None
     missing_since_ms: int | None = None
+    account_suspended: bool = False  # the API answered 403 "user is suspended"

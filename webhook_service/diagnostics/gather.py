@@ -17,6 +17,7 @@ from webhook_service.diagnostics.facts import (
     RejectionStats,
     RtmpFacts,
     TimelineFacts,
+    ViewerRequest,
     WebhooksFacts,
 )
 from webhook_service.diagnostics.liveness import liveness
@@ -58,6 +59,8 @@ def gather_rtmp(s: Sources, stream_id: str | None, key: str | None, url: str | N
         key_last4=key[-4:] if key and len(key) >= 8 else None,
         ingest_url=url,
         ingest_hosts=s.settings.rtmp_ingest_hosts,
+        now_ms=now_ms(),
+        account_suspended=found.account_suspended,
     )
 
 
@@ -66,7 +69,8 @@ def gather_hls(s: Sources, stream_id: str) -> HlsFacts:
     deadline = s.deadline()
     local = local_stream(s.store, stream_id)
     found = s.api_stream(stream_id, deadline)
-    live = liveness(found.value, local)
+    now = now_ms()
+    live = liveness(found.value, local, now)
     playback_id = (found.value.playback_id if found.value else None) or (
         local.playback_id if local else None
     )
@@ -76,7 +80,7 @@ def gather_hls(s: Sources, stream_id: str) -> HlsFacts:
         master, rendition = fetch_playlists(s.prober, url, deadline)
     return HlsFacts(
         stream_id=stream_id,
-        now_ms=now_ms(),
+        now_ms=now,
         first_segment_seconds=s.settings.hls_first_segment_seconds,
         live=live.live,
         live_source=live.source,
@@ -85,11 +89,15 @@ def gather_hls(s: Sources, stream_id: str) -> HlsFacts:
         master=master,
         rendition=rendition,
         api_error=found.error,
+        live_stuck=live.stuck,
+        account_suspended=found.account_suspended,
     )
 
 
-def gather_playback(s: Sources, stream_id: str, jwt: str | None) -> PlaybackFacts:
-    """The playback policy, the account's signing keys and the access-control webhook."""
+def gather_playback(
+    s: Sources, stream_id: str, jwt: str | None, viewer: ViewerRequest | None = None
+) -> PlaybackFacts:
+    """The playback policy, the project's signing keys and the access-control webhook."""
     deadline = s.deadline()
     local = local_stream(s.store, stream_id)
     keys_future = s.api_call(lambda api: api.list_signing_keys(deadline=deadline))
@@ -118,6 +126,12 @@ def gather_playback(s: Sources, stream_id: str, jwt: str | None) -> PlaybackFact
         public_url=s.settings.public_url,
         api_configured=s.api is not None,
         api_error=found.error or hook.error,
+        viewer=viewer,
+        allowed_origins=_allowed_origins(api_stream, local),
+        stream_deleted=bool(api_stream and api_stream.deleted)
+        or (found.not_found and local is not None),
+        stream_suspended=bool(api_stream and api_stream.suspended),
+        account_suspended=found.account_suspended or keys.account_suspended,
     )
 
 
@@ -132,16 +146,18 @@ def gather_recording(s: Sources, stream_id: str) -> RecordingFacts:
     latest_id, created, api_session, stored_session = latest_session(sessions.value, stored)
     try:
         events = s.store.stream_events(stream_id, 100)
-        failed = s.store.failed_assets([latest_id] if latest_id else [])
+        failed = s.store.asset_outcomes([latest_id] if latest_id else [])
     except StorageError:
         events, failed = [], {}
     api_stream = found.value
+    now = now_ms()
+    live = liveness(api_stream, local, now)
     return RecordingFacts(
         stream_id=stream_id,
-        now_ms=now_ms(),
+        now_ms=now,
         ready_timeout_seconds=s.settings.recording_ready_timeout_seconds,
         record=_record_flag(api_stream, local),
-        live=liveness(api_stream, local).live,
+        live=live.live,
         latest_session_id=latest_id,
         latest_session_created_ms=created,
         api_session=api_session,
@@ -149,6 +165,9 @@ def gather_recording(s: Sources, stream_id: str) -> RecordingFacts:
         timeline=timeline_facts(local, events, failed),
         api_configured=s.api is not None,
         api_error=found.error or sessions.error,
+        live_stuck=live.stuck,
+        last_seen_ms=live.last_seen_ms,
+        account_suspended=found.account_suspended or sessions.account_suspended,
     )
 
 
@@ -165,10 +184,10 @@ def gather_webhooks(s: Sources) -> WebhooksFacts:
         rejections: RejectionStats | None = RejectionStats(counts, last, accepted)
     except StorageError:
         rejections = None
-    hook, lookup_error, log = None, None, None
+    hook, lookup_error, log, suspended = None, None, None, False
     if public_url and s.api is not None:
         found = s.api.find_webhook(public_url, deadline=deadline)
-        hook, lookup_error = found.value, found.error
+        hook, lookup_error, suspended = found.value, found.error, found.account_suspended
         if hook is not None:
             page = s.api.webhook_log(hook.id, deadline=deadline, limit=20)
             log = page.value.entries if page.value else None
@@ -183,6 +202,7 @@ def gather_webhooks(s: Sources) -> WebhooksFacts:
         webhook_lookup_error=lookup_error,
         recent_log=log,
         api_configured=s.api is not None,
+        account_suspended=suspended,
         **_missing_from_log(s, log),
     )
 
@@ -208,6 +228,13 @@ def _policy(api: ApiStream | None, local: LocalStream | None) -> tuple[str | Non
     if local is not None and local.playback_policy:
         return local.playback_policy, "webhooks"
     return None, None
+
+
+def _allowed_origins(api: ApiStream | None, local: LocalStream | None) -> tuple[str, ...] | None:
+    """playbackPolicy.allowedOrigins; the API wins over deliveries."""
+    if api is not None and api.playback_policy is not None:
+        return api.allowed_origins
+    return local.allowed_origins if local is not None else None
 
 
 def _record_flag(api: ApiStream | None, local: LocalStream | None) -> bool | None:
@@ -241,7 +268,8 @@ def timeline_facts(
         last_idle_at_ms=local.last_idle_at_ms if local else None,
         recording_ready=ready,
         recording_waiting=frozenset(waiting),
-        failed_sessions=failed,
+        failed_sessions={s: e for s, e in failed.items() if e != "asset.deleted"},
+        deleted_sessions=frozenset(s for s, e in failed.items() if e == "asset.deleted"),
     )
 
 

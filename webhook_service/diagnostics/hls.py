@@ -8,7 +8,14 @@ from typing import Any
 import m3u8
 
 from webhook_service.diagnostics.facts import HlsFacts
-from webhook_service.diagnostics.verdict import Status, Verdict, unknown
+from webhook_service.diagnostics.verdict import (
+    ACCOUNT_SUSPENDED_FIX,
+    ACCOUNT_SUSPENDED_REASON,
+    STUCK_NOTE,
+    Status,
+    Verdict,
+    unknown,
+)
 from webhook_service.livepeer.facts import HttpResult
 from webhook_service.urls import redact_url
 
@@ -20,7 +27,7 @@ LEADING_JUNK = "\ufeff \t\r\n"  # a BOM or blank lines before #EXTM3U are tolera
 LIVE_SOURCES = {"api": "Livepeer's API", "webhooks": "this service's webhook events"}
 
 # code suffix -> (status, cause, fix), formatted with the values of `_verdict`.
-_ROWS: dict[str, tuple[Status, str, str]] = {
+ROWS: dict[str, tuple[Status, str, str]] = {
     "stream_idle": (
         "warn",
         "According to {live_source}, stream '{stream}' is not live: there is nothing to play, "
@@ -101,6 +108,8 @@ class _Probe:
 def diagnose_hls(facts: HlsFacts) -> Verdict:
     """Answer with the first hls row of DESIGN.md whose condition holds on `facts`."""
     ev = _base_evidence(facts)
+    if facts.account_suspended:
+        return unknown("hls", ACCOUNT_SUSPENDED_REASON, ACCOUNT_SUSPENDED_FIX, **ev)
     if facts.live is False:
         if facts.master is not None:
             ev["master_status"] = facts.master.status
@@ -254,6 +263,8 @@ def _base_evidence(facts: HlsFacts) -> dict[str, Any]:
         ev["seconds_since_live"] = round((facts.now_ms - facts.live_since_ms) / 1000, 1)
     if facts.api_error is not None:
         ev["api_error"] = facts.api_error
+    if facts.live_stuck:
+        ev["live_note"] = STUCK_NOTE
     return ev
 
 
@@ -261,7 +272,7 @@ def _verdict(
     facts: HlsFacts, row: str, ev: dict[str, Any], probe: _Probe | None = None, detail: str = ""
 ) -> Verdict:
     """The verdict of one row, its cause and fix filled in from the facts."""
-    status, cause, fix = _ROWS[row]
+    status, cause, fix = ROWS[row]
     if probe is not None:
         ev = {**ev, "probe": probe.name}
     values = {

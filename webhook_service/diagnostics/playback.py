@@ -1,117 +1,41 @@
-"""The `playback` check: why Livepeer's access control denies a viewer (pure: facts in, Verdict)."""
+"""The `playback` check: why Livepeer's access control denies a viewer (pure: facts in, Verdict).
+
+It walks the gate's own order (access-control.ts, the `/gate` route): content and account,
+allowed origins, then the policy type's rules. Rows and their texts: playback_rows.py.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 import jwt
 
 from webhook_service.diagnostics.facts import PlaybackFacts
-from webhook_service.diagnostics.verdict import Status, Verdict, unknown
+from webhook_service.diagnostics.playback_rows import ROWS
+from webhook_service.diagnostics.verdict import Verdict, unknown
 from webhook_service.diagnostics.viewer_token import (
     ALGORITHM,
     MAX_TEXT,
-    match_signing_key,
+    find_signing_key,
     read_token,
 )
 from webhook_service.times import iso_from_ms
 from webhook_service.urls import redact_url, same_url
 
 MAX_EXP_AHEAD_MS = 7 * 24 * 3600 * 1000  # the edge refuses an exp more than 7 days ahead
-
-# code suffix -> (status, cause, fix), formatted with the values of `_verdict`.
-_ROWS: dict[str, tuple[Status, str, str]] = {
-    "no_api_key": (
-        "unknown",
-        "The playback policy is unknown: no LIVEPEER_API_KEY, and no delivery carried it.",
-        "Set LIVEPEER_API_KEY (or wait for the stream's next delivery) and run the check again.",
-    ),
-    "public": (
-        "ok",
-        "Stream '{stream}' has no access control (policy public): a 403 comes from elsewhere.",
-        "Look in front of the player (a proxy, your own CDN or signed URLs) and at the account's "
-        "viewer limit; run the hls check.",
-    ),
-    "jwt_required": (
-        "warn",
-        "Stream '{stream}' plays only with a signed JWT, and no token was given to check.",
-        "Run the check again with the viewer's token in the Livepeer-Jwt header.",
-    ),
-    "jwt_malformed": (
-        "fail",
-        "The token is not one Livepeer's edge accepts: {problem}.",
-        "Sign an ES256 JWT with the signing key's private key and the claims sub (playback id), "
-        "pub (the key's publicKey exactly as Livepeer shows it) and exp, e.g. with signAccessJwt.",
-    ),
-    "jwt_expired": (
-        "fail",
-        "The token is outside the time the edge accepts: {problem}.",
-        "Issue tokens that expire at most 7 days ahead, from a server whose clock is right "
-        "(check NTP), and refresh them before exp.",
-    ),
-    "jwt_wrong_playback_id": (
-        "fail",
-        "The token's sub is '{sub}', but the stream's playback id is '{playback_id}'.",
-        "Sign the token with sub set to the stream's playbackId (GET /stream/{stream}).",
-    ),
-    "jwt_bad_signature": (
-        "fail",
-        "The token's signature does not verify with the key in its pub claim: it was signed "
-        "with another private key, or altered.",
-        "Sign with the private key of the signing key whose publicKey is in pub, and pass the "
-        "token on unmodified.",
-    ),
-    "jwt_unknown_key": (
-        "fail",
-        "The token's pub key ({fingerprint}) is not an enabled signing key of the "
-        "account{problem}: Livepeer denies it.",
-        "Use a key listed by GET /access-control/signing-key (enable it if disabled) and copy "
-        "its publicKey text exactly into pub.",
-    ),
-    "jwt_valid": (
-        "ok",
-        "The token verifies with its pub key, has sub '{sub}' and expires at {exp}{problem}.",
-        "Nothing to fix in the token; check that the player sends it (jwt query parameter or "
-        "Livepeer-Jwt header) and run the hls check.",
-    ),
-    "webhook_missing": (
-        "fail",
-        "The policy is webhook, but the access-control webhook {webhook} does not exist.",
-        "Create a playback.accessControl webhook and PATCH /stream/{stream} with its id in "
-        "playbackPolicy.webhookId, or make the policy public.",
-    ),
-    "webhook_points_here": (
-        "fail",
-        "The access-control webhook {webhook} calls this receiver ({url}), which cannot decide "
-        "who may watch: every viewer is denied.",
-        "Point the access-control webhook at your own service that answers "
-        "playback.accessControl (2xx allows); keep this receiver for stream events.",
-    ),
-    "webhook_failing": (
-        "fail",
-        "The access-control webhook {webhook} is failing now ({problem}): viewers are denied.",
-        "Make {url} answer 2xx within about 2 s (its logs show why it failed), then retry "
-        "playback; Livepeer caches decisions for 120 s.",
-    ),
-    "webhook_ok": (
-        "ok",
-        "The access-control webhook {webhook} exists and is not failing: denials are its own.",
-        "Read that service's logs for the viewer's playback.accessControl call: a non-2xx, a "
-        'body like {{"ret": 403}} or an answer slower than ~2 s denies.',
-    ),
-}
+_UNKNOWN_FIX = (
+    "Check the stream's playbackPolicy with GET /stream/<id> and that LIVEPEER_API_KEY works, "
+    "then run the check again."
+)
 
 
 def diagnose_playback(facts: PlaybackFacts) -> Verdict:
     """Answer with the first playback row of DESIGN.md whose condition holds on `facts`."""
-    ev: dict[str, Any] = {
-        "stream_id": facts.stream_id,
-        "playback_id": facts.playback_id,
-        "policy": facts.policy,
-        "policy_source": facts.policy_source,
-    }
-    if facts.api_error is not None:
-        ev["api_error"] = facts.api_error
+    ev = _evidence(facts)
+    gone = _content_unavailable(facts)
+    if gone is not None:
+        return _verdict(facts, "content_unavailable", ev, problem=gone)
     policy = facts.policy.strip().lower() if facts.policy is not None else None
     if policy is None and not facts.api_configured:
         return _verdict(facts, "no_api_key", ev)
@@ -120,6 +44,9 @@ def diagnose_playback(facts: PlaybackFacts) -> Verdict:
         if facts.api_error is not None:
             reason = f"the Livepeer API failed ({facts.api_error})"
         return unknown("playback", reason, _UNKNOWN_FIX, **ev)
+    by_origin = _origin_rows(facts, policy, ev)
+    if by_origin is not None:
+        return by_origin
     if policy == "public":
         return _verdict(facts, "public", ev)
     if policy == "jwt":
@@ -130,10 +57,44 @@ def diagnose_playback(facts: PlaybackFacts) -> Verdict:
     return unknown("playback", reason, _UNKNOWN_FIX, **ev)
 
 
-_UNKNOWN_FIX = (
-    "Check the stream's playbackPolicy with GET /stream/<id> and that LIVEPEER_API_KEY works, "
-    "then run the check again."
-)
+def _content_unavailable(facts: PlaybackFacts) -> str | None:
+    """Why the gate refuses every viewer with 404 before any policy rule, or None."""
+    if facts.account_suspended:
+        return 'the Livepeer account is suspended (the API answers 403 "user is suspended")'
+    if facts.stream_deleted:
+        return (
+            "the stream is deleted (or LIVEPEER_API_KEY belongs to another project: the API "
+            "answers 404 for both)"
+        )
+    if facts.stream_suspended:
+        return "the stream is suspended"
+    return None
+
+
+def viewer_origin(origin: str) -> str:
+    """The viewer's Origin as the gate compares it: URL-decoded, one trailing `/` removed."""
+    decoded = unquote(origin)
+    return decoded[:-1] if decoded.endswith("/") else decoded
+
+
+def _origin_rows(facts: PlaybackFacts, policy: str, ev: dict[str, Any]) -> Verdict | None:
+    """allowedOrigins (without `*`) holds for every policy type, public included."""
+    allowed = facts.allowed_origins or ()
+    if not allowed or "*" in allowed:
+        return None
+    ev["allowed_origins"] = list(allowed[:20])
+    slashed = [o for o in allowed if o.endswith("/")]
+    if slashed:  # the gate strips the viewer's slash only: these match no viewer
+        ev["allowed_origins_matching_no_viewer"] = slashed[:20]
+    given = facts.viewer.origin if facts.viewer is not None else None
+    if given in (None, "", "null"):
+        if given is not None:  # the gate falls back to the Referer, which we were not given
+            ev["origin_note"] = "Origin 'null' or empty: the gate compares the Referer instead"
+        return _verdict(facts, "origin_restricted", ev) if policy == "public" else None
+    compared = viewer_origin(given)
+    if compared in allowed:
+        return None
+    return _verdict(facts, "origin_not_allowed", ev, problem=f"'{compared[:MAX_TEXT]}'")
 
 
 def _diagnose_jwt(facts: PlaybackFacts, ev: dict[str, Any]) -> Verdict:
@@ -142,19 +103,13 @@ def _diagnose_jwt(facts: PlaybackFacts, ev: dict[str, Any]) -> Verdict:
     ev["token_given"] = bool(token)
     if not token:
         return _verdict(facts, "jwt_required", ev)
+    if len(token) >= 20:  # names the token; never most of a short one
+        ev["token_last4"] = token[-4:]
     read = read_token(token)
     if isinstance(read, str):
         return _verdict(facts, "jwt_malformed", {**ev, "problem": read}, problem=read)
     ev.update(read.evidence)
-    now = facts.now_ms
-    if read.exp * 1000 <= now:
-        problem = f"it expired at {ev['exp']}"
-    elif read.exp * 1000 - now > MAX_EXP_AHEAD_MS:
-        problem = f"its exp ({ev['exp'] or read.exp}) is more than 7 days ahead"
-    elif read.not_before is not None and read.not_before * 1000 > now:
-        problem = "its iat or nbf is in the future (the signer's clock is ahead)"
-    else:
-        problem = ""
+    problem = _time_problem(read.exp, read.not_before, facts.now_ms, ev)
     if problem:
         return _verdict(facts, "jwt_expired", {**ev, "problem": problem}, problem=problem)
     if facts.playback_id is not None and read.sub != facts.playback_id:
@@ -164,23 +119,38 @@ def _diagnose_jwt(facts: PlaybackFacts, ev: dict[str, Any]) -> Verdict:
     except jwt.PyJWTError:
         return _verdict(facts, "jwt_bad_signature", ev)
     note = "" if facts.playback_id else " (sub not compared: the playback id is unknown)"
-    if facts.signing_keys is not None:
-        known, extra = match_signing_key(read, facts.signing_keys)
-        ev.update(extra)
-        if not known:
-            if extra.get("key_disabled"):
-                note = " (it is a disabled key)"
-            elif extra.get("same_key_other_text"):
-                note = " (an enabled key is the same key, but its text differs)"
-            return _verdict(facts, "jwt_unknown_key", ev, problem=note)
-    else:
-        note += " (pub not checked: the account's signing keys could not be listed)"
+    if facts.signing_keys is None:
+        note += " (pub not checked: the project's signing keys could not be listed)"
+        return _verdict(facts, "jwt_valid", ev, problem=note)
+    key, extra = find_signing_key(read, facts.signing_keys)
+    ev.update(extra)
+    if key is None:
+        same = " (a key of this project is the same key, but its text differs)"
+        return _verdict(
+            facts, "jwt_unknown_key", ev, problem=same if extra.get("same_key_other_text") else ""
+        )
+    if key.disabled:
+        return _verdict(facts, "jwt_key_disabled", ev)
     return _verdict(facts, "jwt_valid", ev, problem=note)
+
+
+def _time_problem(exp: float, not_before: float | None, now: int, ev: dict[str, Any]) -> str:
+    """What is wrong with the token's times at `now` (ms), or ""."""
+    if exp * 1000 <= now:
+        return f"it expired at {ev['exp']}"
+    if exp * 1000 - now > MAX_EXP_AHEAD_MS:
+        return f"its exp ({ev['exp'] or exp}) is more than 7 days ahead"
+    if not_before is not None and not_before * 1000 > now:
+        return "its iat or nbf is in the future (the signer's clock is ahead)"
+    return ""
 
 
 def _diagnose_webhook(facts: PlaybackFacts, ev: dict[str, Any]) -> Verdict:
     """The webhook rows, in order, for a stream whose policy is `webhook`."""
     ev["webhook_id"] = facts.webhook_id
+    viewer = facts.viewer
+    if viewer is not None and viewer.url_given and not viewer.access_key_given:
+        return _verdict(facts, "access_key_missing", ev)
     # An API stream whose policy names no webhookId has no webhook to call: that is "missing".
     if facts.webhook_missing or (facts.webhook_id is None and facts.policy_source == "api"):
         return _verdict(facts, "webhook_missing", ev)
@@ -213,9 +183,27 @@ def _diagnose_webhook(facts: PlaybackFacts, ev: dict[str, Any]) -> Verdict:
     return _verdict(facts, "webhook_ok", ev)
 
 
+def _evidence(facts: PlaybackFacts) -> dict[str, Any]:
+    """The facts every playback verdict shows: never a token or an access key."""
+    ev: dict[str, Any] = {
+        "stream_id": facts.stream_id,
+        "playback_id": facts.playback_id,
+        "policy": facts.policy,
+        "policy_source": facts.policy_source,
+    }
+    if facts.api_error is not None:
+        ev["api_error"] = facts.api_error
+    viewer = facts.viewer
+    if viewer is not None:
+        ev["viewer_url_path"] = (viewer.url_path or "")[: 2 * MAX_TEXT] or None
+        ev["viewer_origin"] = (viewer.origin or "")[:MAX_TEXT] or None
+        ev["access_key_given"] = viewer.access_key_given
+    return ev
+
+
 def _verdict(facts: PlaybackFacts, row: str, ev: dict[str, Any], problem: str = "") -> Verdict:
     """The verdict of one row, its cause and fix filled in from the facts."""
-    status, cause, fix = _ROWS[row]
+    status, cause, fix = ROWS[row]
     values = {
         "stream": facts.stream_id,
         "playback_id": facts.playback_id,

@@ -7,13 +7,22 @@ from typing import Any
 
 from webhook_service.diagnostics.evidence import as_int, as_text
 from webhook_service.diagnostics.facts import RecordingFacts
-from webhook_service.diagnostics.verdict import Status, Verdict, unknown
+from webhook_service.diagnostics.recording_rows import ROWS
+from webhook_service.diagnostics.verdict import (
+    ACCOUNT_SUSPENDED_FIX,
+    ACCOUNT_SUSPENDED_REASON,
+    Verdict,
+    unknown,
+)
 from webhook_service.livepeer.facts import ApiSession
 from webhook_service.times import iso_from_ms
 
 # API recordingStatus values that mean "the session ended and the asset is being made":
 # recording.waiting already carries "ready", so "ready" without a URL is still processing.
 PROCESSING_STATUSES = frozenset({"waiting", "ready"})
+# A session whose media stopped this long before it was closed is stale: Livepeer skips its
+# recording (stream.ts STALE_SESSION_TIMEOUT, isStreamStale, triggerSessionRecordingProcessing).
+STALE_SESSION_MS = 3 * 3600 * 1000
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,8 @@ class _Latest:
     failure: str | None
     source_segments: int | None
     ended_by: str | None  # what shows the session ended without a stream.idle after the start
+    record: bool | None  # the session's own flag, else the stream's (see _session_record)
+    deleted: str | None  # what shows its recording's asset was deleted
 
 
 def diagnose_recording(facts: RecordingFacts) -> Verdict:
@@ -37,7 +48,9 @@ def diagnose_recording(facts: RecordingFacts) -> Verdict:
     started, idle = as_int(tl.last_started_at_ms), as_int(tl.last_idle_at_ms)
     timeout_ms = max(as_int(facts.ready_timeout_seconds) or 0, 0) * 1000
     ev = _evidence(facts, latest, started, idle)
-    if facts.record is False:
+    if facts.account_suspended:
+        return unknown("recording", ACCOUNT_SUSPENDED_REASON, ACCOUNT_SUSPENDED_FIX, **ev)
+    if latest.record is False:
         return _verdict(facts, "not_enabled", ev)
     never_live = latest.id is None and started is None and idle is None and facts.live is not True
     knows_stream = (facts.api_configured and facts.api_error is None) or facts.record is not None
@@ -45,18 +58,15 @@ def diagnose_recording(facts: RecordingFacts) -> Verdict:
         return _verdict(facts, "no_sessions", ev)
     if facts.live is True:
         return _verdict(facts, "still_live", ev)
-    if latest.urls:
-        return _verdict(facts, "ready", {**ev, **latest.urls, "url_source": latest.urls_source})
-    if latest.failure is not None:
-        return _verdict(facts, "failed", {**ev, "failure": latest.failure})
-    if latest.source_segments == 0:
-        return _verdict(facts, "no_media", ev)
+    early = _before_idle_rows(facts, latest, ev)
+    if early is not None:
+        return early
     idle_after_start = idle is not None and (started is None or idle >= started)  # ties: idle
-    # A recording.waiting (or the API's waiting status) proves the session ended: not not_idle.
-    ended = idle_after_start or latest.ended_by is not None
-    if started is not None and not ended and facts.live is False:
-        return _verdict(facts, "not_idle", ev)
+    if _skipped(latest, idle if idle_after_start else None):
+        return _verdict(facts, "skipped", ev)
     idle_at, idle_source = _idle_at(facts, latest, idle if idle_after_start else None)
+    if idle_at is not None and started is not None and not idle_after_start:
+        ev["missing_delivery"] = "no stream.idle arrived after the last stream.started"
     if idle_at is not None:
         since_ms = as_int(facts.now_ms) or 0
         ev = {**ev, "idle_at": iso_from_ms(idle_at), "idle_source": idle_source}
@@ -66,6 +76,48 @@ def diagnose_recording(facts: RecordingFacts) -> Verdict:
     if latest.ended_by is not None:
         return _verdict(facts, "processing", {**ev, "idle_source": latest.ended_by})
     return unknown("recording", _unknown_reason(facts), _unknown_fix(facts), **ev)
+
+
+def _before_idle_rows(facts: RecordingFacts, latest: _Latest, ev: dict[str, Any]) -> Verdict | None:
+    """The rows that need no end time: deleted, ready, failed, no media, not idle."""
+    if latest.deleted is not None:
+        return _verdict(facts, "deleted", {**ev, "deleted_by": latest.deleted})
+    if latest.urls:
+        return _verdict(facts, "ready", {**ev, **latest.urls, "url_source": latest.urls_source})
+    if latest.failure is not None:
+        return _verdict(facts, "failed", {**ev, "failure": latest.failure})
+    if latest.source_segments == 0:
+        return _verdict(facts, "no_media", ev)
+    if facts.live_stuck:
+        seen = as_int(facts.last_seen_ms)
+        ago = (as_int(facts.now_ms) or 0) - seen if seen is not None else None
+        return _verdict(facts, "not_idle", {**ev, "api_last_seen_seconds_ago": _seconds(ago)})
+    return None
+
+
+def _skipped(latest: _Latest, idle: int | None) -> bool:
+    """Livepeer skipped a stale session's recording: `none` while recording was on, and the
+    session closed (its stream.idle) more than STALE_SESSION_MS after its lastSeen."""
+    if latest.api is None or as_text(latest.api.recording_status) != "none":
+        return False
+    last_seen = as_int(latest.api.last_seen_ms)
+    if latest.record is not True or idle is None or last_seen is None:
+        return False
+    return idle - last_seen > STALE_SESSION_MS
+
+
+def _seconds(ms: int | None) -> int | None:
+    return ms // 1000 if ms is not None else None
+
+
+def _session_record(facts: RecordingFacts, api: ApiSession | None, stored: Any) -> bool | None:
+    """The session's own `record` (copied from the stream when it began: stream.ts), else the
+    stream's current flag when the session's is unknown."""
+    if api is not None and isinstance(api.record, bool):
+        return api.record
+    if isinstance(stored, dict) and isinstance(stored.get("record"), bool):
+        return bool(stored["record"])
+    return facts.record
 
 
 def _latest(facts: RecordingFacts) -> _Latest:
@@ -96,7 +148,15 @@ def _latest(facts: RecordingFacts) -> _Latest:
         ended_by = "recording.waiting"
     elif api_status in PROCESSING_STATUSES:
         ended_by = f"the API's recordingStatus {api_status}"
-    return _Latest(sid, api, stored, urls, urls_source, failure, segments, ended_by)
+    deleted = None
+    if sid is not None and sid in facts.timeline.deleted_sessions:
+        deleted = "asset.deleted"
+    elif api_status == "deleted":
+        deleted = "the API's recordingStatus deleted"
+    record = _session_record(facts, api, stored)
+    return _Latest(
+        sid, api, stored, urls, urls_source, failure, segments, ended_by, record, deleted
+    )
 
 
 def _recording_urls(
@@ -125,9 +185,8 @@ def _idle_at(
     """When the session ended: stream.idle, else the API session's lastSeen when it surely ended."""
     if idle_after_start is not None:
         return idle_after_start, "stream.idle"
-    no_start_known = facts.timeline.last_started_at_ms is None and facts.live is False
-    if latest.api is not None and (latest.ended_by is not None or no_start_known):
-        # No stream.idle was received (or nothing at all): the API's lastSeen is when media stopped.
+    if latest.api is not None and (latest.ended_by is not None or facts.live is False):
+        # No stream.idle was received, and the API says it is over: its lastSeen is when.
         last_seen = as_int(latest.api.last_seen_ms)
         if last_seen is not None:
             return last_seen, "the API session's lastSeen"
@@ -141,7 +200,8 @@ def _evidence(
     ev: dict[str, Any] = {
         "stream_id": facts.stream_id,
         "session_id": latest.id,
-        "record": facts.record,
+        "record": latest.record,
+        "stream_record": facts.record,
         "live": facts.live,
         "last_started_at": iso_from_ms(started),
         "last_idle_at": iso_from_ms(idle),
@@ -163,7 +223,7 @@ def _evidence(
 
 
 def _verdict(facts: RecordingFacts, row: str, ev: dict[str, Any]) -> Verdict:
-    status, cause, fix = _ROWS[row]
+    status, cause, fix = ROWS[row]
     values = {
         "stream_id": facts.stream_id,
         "session_id": ev.get("session_id") or "<session id>",
@@ -173,67 +233,6 @@ def _verdict(facts: RecordingFacts, row: str, ev: dict[str, Any]) -> Verdict:
     return Verdict(
         "recording", status, f"recording.{row}", cause.format(**values), fix.format(**values), ev
     )
-
-
-_ROWS: dict[str, tuple[Status, str, str]] = {
-    "not_enabled": (
-        "fail",
-        "Recording is off for this stream (`record` is false), so Livepeer records no session.",
-        "Turn recording on before the next broadcast (PATCH /stream/{stream_id} with "
-        '{{"record": true}}, or the Studio dashboard); past sessions cannot be recorded later.',
-    ),
-    "no_sessions": (
-        "warn",
-        "The stream has never been live, so there is no session to record.",
-        "Start the encoder on rtmp://rtmp.livepeer.com/live/<stream key>; if the push is "
-        "refused, run the `rtmp` diagnosis.",
-    ),
-    "still_live": (
-        "warn",
-        "The stream is live now; Livepeer makes the recording only after it goes idle.",
-        "Stop the encoder when the broadcast is over; the recording is usually ready about "
-        "5 minutes after stream.idle.",
-    ),
-    "ready": (
-        "ok",
-        "The latest session's recording is ready.",
-        "Nothing to fix: play evidence.recording_url (HLS) or download evidence.mp4_url.",
-    ),
-    "failed": (
-        "fail",
-        "Livepeer could not make the latest session's recording ({failure}).",
-        "Read the error of asset {session_id} (GET /asset/{session_id}) in Livepeer Studio; "
-        "a failed recording is not retried, so contact Livepeer support if it matters.",
-    ),
-    "no_media": (
-        "warn",
-        "The latest session received no media (0 source segments), so no recording is made.",
-        "Check that the encoder really sent video (its log and bitrate) and run the `rtmp` "
-        "diagnosis; the next session that carries media will be recorded.",
-    ),
-    "not_idle": (
-        "fail",
-        "The stream is no longer live but no stream.idle came after its last stream.started: the "
-        "session did not end cleanly (or the delivery was missed), and recordings start on idle.",
-        "Wait 2 minutes (Livepeer's clean-up sends stream.idle ~90 s after media stops); if none "
-        "comes, run the `webhooks` diagnosis and check GET /session?parentId={stream_id}.",
-    ),
-    "overdue": (
-        "fail",
-        "The stream went idle more than {timeout} s ago (RECORDING_READY_TIMEOUT_SECONDS) and "
-        "neither a recording nor a failure has been reported.",
-        "Check the session's recordingStatus (GET /session/{session_id}) and asset "
-        "{session_id}; if Livepeer shows it ready, recover the missed recording.ready with "
-        "POST /api/reconcile.",
-    ),
-    "processing": (
-        "warn",
-        "The session has ended and Livepeer is still making its recording (usually within "
-        "about 5 minutes of stream.idle).",
-        "Wait; if no recording.ready arrives within {timeout} s of stream.idle "
-        "(RECORDING_READY_TIMEOUT_SECONDS), this check turns into recording.overdue.",
-    ),
-}
 
 
 def _unknown_reason(facts: RecordingFacts) -> str:

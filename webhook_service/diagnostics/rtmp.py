@@ -16,7 +16,15 @@ LIVE_APP = "live"
 REDACTED = "<redacted>"
 
 # code suffix -> (status, cause, fix); `{stream}` is the stream id or "the stream with this key".
-_ROWS: dict[str, tuple[Status, str, str]] = {
+ROWS: dict[str, tuple[Status, str, str]] = {
+    "account_suspended": (
+        "fail",
+        'The Livepeer account of LIVEPEER_API_KEY is suspended (the API answers 403 "user is '
+        "suspended\"): Livepeer's edge still accepts the push, but the stream never goes live, "
+        "no webhook is sent and viewers are denied.",
+        "Contact Livepeer support about the suspension; nothing in the encoder or this "
+        "service can fix it.",
+    ),
     "stream_not_found": (
         "fail",
         "The Livepeer API knows no stream {stream}, and this service never received an event "
@@ -72,13 +80,17 @@ _ROWS: dict[str, tuple[Status, str, str]] = {
 def diagnose_rtmp(facts: RtmpFacts) -> Verdict:
     """Answer with the first rtmp row of DESIGN.md whose condition holds on `facts`."""
     api = facts.api_stream
-    live = liveness(facts.api_stream, facts.local)
+    live = liveness(facts.api_stream, facts.local, facts.now_ms)
     url_problem = None
     if facts.ingest_url is not None:
         url_problem = check_ingest_url(
             facts.ingest_url, facts.ingest_hosts, key_in_separate_field=facts.key_given
         )
     ev = _evidence(facts, live.live, live.source, url_problem)
+    if live.stuck:
+        ev["api_last_seen_seconds_ago"] = (facts.now_ms - (live.last_seen_ms or 0)) // 1000
+    if facts.account_suspended:
+        return _verdict(facts, "account_suspended", ev)
     if facts.api_not_found and facts.local is None:
         return _verdict(facts, "stream_not_found", ev)
     if (api is not None and api.deleted) or (facts.api_not_found and facts.local is not None):
@@ -95,9 +107,14 @@ def diagnose_rtmp(facts: RtmpFacts) -> Verdict:
         return _verdict(facts, "ready", ev)
     if not facts.api_configured:
         return _verdict(facts, "no_api_key", ev)
+    return _unknown(facts, ev)
+
+
+def _unknown(facts: RtmpFacts, ev: dict[str, Any]) -> Verdict:
+    """`rtmp.unknown`: the API failed, or could not compare the key."""
     if facts.api_error is not None:
         reason = f"the Livepeer API failed ({facts.api_error})"
-    elif api is not None:  # only reached when a key was given that the API could not compare
+    elif facts.api_stream is not None:  # only when a key was given that could not be compared
         reason = "the stream key could not be compared with the stream's key"
     else:
         reason = "the Livepeer API returned no stream"
@@ -199,7 +216,7 @@ def _evidence(
 
 def _verdict(facts: RtmpFacts, row: str, ev: dict[str, Any], problem: str = "") -> Verdict:
     """The verdict of one row, its cause and fix filled in from the facts."""
-    status, cause, fix = _ROWS[row]
+    status, cause, fix = ROWS[row]
     stream_id = ev["stream_id"]
     stream = f"'{stream_id}'" if stream_id else "with this key"
     if facts.api_stream is not None and facts.api_stream.deleted:

@@ -103,7 +103,12 @@ def local_stream(store: Store, stream_id: str) -> LocalStream | None:
         last_started_at_ms=record["last_started_at"],
         last_idle_at_ms=record["last_idle_at"],
         sessions=tuple(record["sessions"]),
+        allowed_origins=_origins(record.get("playback_allowed_origins")),
     )
+
+
+def _origins(value: Any) -> tuple[str, ...] | None:
+    return tuple(o for o in value if isinstance(o, str)) if isinstance(value, list) else None
 
 
 def resolve_host(

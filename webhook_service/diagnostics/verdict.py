@@ -17,6 +17,16 @@ Check = Literal["rtmp", "hls", "playback", "recording", "webhooks", "ai"]
 # Worst first: a diagnosis reports the worst of its verdicts.
 STATUS_ORDER: tuple[Status, ...] = ("fail", "warn", "unknown", "ok")
 STREAM_CHECKS: tuple[Check, ...] = ("rtmp", "hls", "playback", "recording")
+# Checks without an account row say why they cannot decide (DESIGN.md, under the table).
+ACCOUNT_SUSPENDED_REASON = (
+    'the Livepeer account is suspended (the API answers 403 "user is suspended"): its streams '
+    "never go live and Livepeer sends none of its events"
+)
+ACCOUNT_SUSPENDED_FIX = "Contact Livepeer support about the suspension; see the rtmp check."
+STUCK_NOTE = (
+    "the Livepeer API still says isActive, but its lastSeen is over 90 s old: no media arrives; "
+    "Livepeer's clean-up closes the session (stream.ts ACTIVE_TIMEOUT)"
+)
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,14 @@ import json
 import math
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import jwt
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from webhook_service.diagnostics.facts import ViewerRequest
 from webhook_service.livepeer.facts import SigningKey
 from webhook_service.times import iso_from_ms
 
@@ -32,6 +34,29 @@ class ViewerToken:
     exp: float
     not_before: float | None  # the later of iat and nbf: the edge refuses the token before it
     evidence: dict[str, Any]
+
+
+def read_viewer(
+    url: str | None, jwt_field: str | None, access_key: str | None, origin: str | None
+) -> tuple[str | None, ViewerRequest]:
+    """The token to check and the request as the gate sees it, from what the viewer sent.
+
+    The player's `url` may carry the token and the access key as the `jwt` and `accessKey`
+    query parameters (access-control.ts reads both from the request); explicit fields win.
+    Neither is kept in the ViewerRequest: only whether a key was given.
+    """
+    query: dict[str, list[str]] = {}
+    path = None
+    if url is not None:
+        try:
+            parts = urlsplit(url.strip())
+            query, path = parse_qs(parts.query), parts.path
+        except ValueError:
+            path = "<unparseable>"
+    token = jwt_field or next(iter(query.get("jwt", [])), None)
+    key_given = bool(access_key) or bool(next(iter(query.get("accessKey", [])), None))
+    viewer = ViewerRequest(url is not None, path, key_given, origin)
+    return token, viewer
 
 
 def read_token(token: str) -> ViewerToken | str:
@@ -64,7 +89,7 @@ def read_token(token: str) -> ViewerToken | str:
     exp = times.pop("exp", None)
     if exp is None:
         return "the exp claim is missing (Livepeer requires one)"
-    evidence = {n: _iso(value * 1000) for n, value in {"exp": exp, **times}.items()}
+    evidence = {n: iso_from_ms(value * 1000) for n, value in {"exp": exp, **times}.items()}
     evidence.update({n: str(claims[n])[:MAX_TEXT] for n in ("sub", "iss", "action") if n in claims})
     evidence["key_fingerprint"] = fingerprint(key)
     return ViewerToken(sub, pub, key, exp, max(times.values(), default=None), evidence)
@@ -95,19 +120,19 @@ def load_key(pub: str) -> ec.EllipticCurvePublicKey | str:
     return key
 
 
-def match_signing_key(
+def find_signing_key(
     token: ViewerToken, keys: tuple[SigningKey, ...]
-) -> tuple[bool, dict[str, Any]]:
-    """Whether `pub` is an enabled signing key, compared as text as Livepeer compares it."""
-    if any(k.public_key_b64 == token.pub for k in keys if not k.disabled):
-        return True, {}
+) -> tuple[SigningKey | None, dict[str, Any]]:
+    """The project's signing key whose publicKey is the token's `pub`, compared as text as
+    Livepeer's gate looks it up (access-control.ts), and evidence about the others."""
+    found = next((k for k in keys if k.public_key_b64 == token.pub), None)
+    if found is not None:
+        return found, {"key_id": found.id}
     enabled = [fingerprint(load_key(k.public_key_b64)) for k in keys if not k.disabled]
     extra: dict[str, Any] = {"enabled_key_fingerprints": enabled}
-    if any(k.public_key_b64 == token.pub for k in keys if k.disabled):
-        extra["key_disabled"] = True
-    elif fingerprint(token.key) in enabled:
+    if fingerprint(token.key) in enabled:
         extra["same_key_other_text"] = True
-    return False, extra
+    return None, extra
 
 
 def fingerprint(key: ec.EllipticCurvePublicKey | str) -> str:
@@ -118,11 +143,3 @@ def fingerprint(key: ec.EllipticCurvePublicKey | str) -> str:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return "sha256:" + hashlib.sha256(der).hexdigest()[:16]
-
-
-def _iso(ms: float | None) -> str | None:
-    """ISO-8601 UTC, or None for a time no calendar holds (hostile claims)."""
-    try:
-        return iso_from_ms(round(ms)) if ms is not None else None
-    except (OverflowError, ValueError, OSError):
-        return None

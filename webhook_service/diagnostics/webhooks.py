@@ -7,7 +7,8 @@ from typing import Any
 from webhook_service.diagnostics.evidence import as_int, as_text
 from webhook_service.diagnostics.facts import RejectionStats
 from webhook_service.diagnostics.facts import WebhooksFacts as Facts
-from webhook_service.diagnostics.verdict import Status, Verdict, unknown
+from webhook_service.diagnostics.verdict import Verdict, unknown
+from webhook_service.diagnostics.webhooks_rows import ROWS
 from webhook_service.livepeer.facts import ApiWebhook, WebhookLogEntry
 from webhook_service.times import iso_from_ms
 from webhook_service.urls import redact_url, why_not_public
@@ -15,6 +16,9 @@ from webhook_service.urls import redact_url, why_not_public
 REQUIRED_EVENTS = ("stream.started", "stream.idle", "recording.ready")
 RECENT_MS = 3_600_000  # "recent" rejections: the last hour (DESIGN.md)
 MIN_REJECTIONS = 3  # fewer may be scanners posting junk
+RECENT_LOG_ROWS = 10  # "recent" log rows: the last hour, at most the latest 10 (DESIGN.md)
+# Answers that show a redirect: the 3xx itself, or the 405 our route gives the GET it becomes.
+REDIRECT_SIGNS = frozenset({301, 302, 303, 405})
 # Rejection reason -> the row it feeds. A header `t` that differs from the signed body timestamp
 # (timestamp_mismatch) means a re-serialised or tampered body: a signature problem too.
 REJECTION_ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -31,38 +35,73 @@ def diagnose_webhooks(facts: Facts) -> Verdict:
     now = as_int(facts.now_ms) or 0
     stats, hook = facts.rejections, facts.webhook
     ev = _evidence(facts)
+    if facts.account_suspended:
+        return _verdict("account_suspended", ev)
     if facts.public_url is not None:
         problem = why_not_public(facts.public_url, facts.public_url_addresses)
         if problem is not None:
             return _verdict("url_not_public", {**ev, "public_url_problem": problem}, problem)
+    if _not_registered(facts):
+        return _verdict("not_registered", ev)
     # Newest first by createdAt (the API's order; entries without a time go last).
     log = sorted(facts.recent_log or (), key=lambda e: (as_int(e.created_at_ms) is None, -_t(e)))
+    redirected = _redirected(facts, log, now)
+    if redirected is not None:
+        return _verdict("redirected", {**ev, **redirected}, redirected["redirect_finding"])
     failing = _failing(hook, log)
     if failing is not None:
         return _verdict("delivery_failing", {**ev, **failing}, _failing_fix(failing))
+    for row, reasons in REJECTION_ROWS:
+        recent = _recent_rejections(stats, reasons, now, MIN_REJECTIONS) if stats else None
+        if recent is not None:
+            return _verdict(row, {**ev, **recent})
+    missing = [name for name in REQUIRED_EVENTS if hook is not None and name not in hook.events]
+    if missing:
+        return _verdict("not_subscribed", {**ev, "events_missing": missing})
     if stats is not None:
-        for row, reasons in REJECTION_ROWS:
-            recent = _recent_rejections(stats, reasons, now)
-            if recent is not None:
-                return _verdict(row, {**ev, **recent})
-    not_found = hook is None and facts.api_configured and facts.public_url is not None
-    if hook is not None or (not_found and facts.webhook_lookup_error is None):
-        events = hook.events if hook is not None else ()
-        missing = [name for name in REQUIRED_EVENTS if name not in events]
-        if missing:
-            extra = {"events_missing": missing, "webhook_found": hook is not None}
-            return _verdict("not_subscribed", {**ev, **extra})
-    if stats is not None:
-        accepted = as_int(stats.last_accepted_at_ms)
-        if accepted is None:
-            note = "no delivery accepted since the counters began"
-            return _verdict("silent", {**ev, "silent_note": note})
-        if now - accepted >= max(as_int(facts.silent_seconds) or 0, 0) * 1000:
-            return _verdict("silent", {**ev, "seconds_since_accepted": (now - accepted) // 1000})
-        return _verdict("ok", {**ev, "ok_source": "this service's delivery counters"})
+        return _counted(facts, stats, now, ev)
     if log and log[0].success is True:
         return _verdict("ok", {**ev, "ok_source": "Livepeer's webhook log"})
     return _unknown(facts, ev)
+
+
+def _counted(facts: Facts, stats: RejectionStats, now: int, ev: dict[str, Any]) -> Verdict:
+    """silent or ok, from this service's delivery counters."""
+    accepted = as_int(stats.last_accepted_at_ms)
+    if accepted is None:
+        note = "no delivery accepted since the counters began"
+        return _verdict("silent", {**ev, "silent_note": note})
+    if now - accepted >= max(as_int(facts.silent_seconds) or 0, 0) * 1000:
+        return _verdict("silent", {**ev, "seconds_since_accepted": (now - accepted) // 1000})
+    return _verdict("ok", {**ev, "ok_source": "this service's delivery counters"})
+
+
+def _not_registered(facts: Facts) -> bool:
+    """The API answered, and no webhook of the key's project has our URL (nor its http/https
+    twin, which is ours and answers `redirected`)."""
+    looked = facts.api_configured and facts.public_url is not None
+    return looked and facts.webhook is None and facts.webhook_lookup_error is None
+
+
+def _redirected(facts: Facts, log: list[WebhookLogEntry], now: int) -> dict[str, Any] | None:
+    """Evidence that deliveries to our webhook are redirected, else None (cannon.ts posts
+    with node-fetch v2, which follows a 301/302/303 with a GET)."""
+    recent = [e for e in log[:RECENT_LOG_ROWS] if (as_int(e.created_at_ms) or 0) >= now - RECENT_MS]
+    bounced = [s for e in recent if (s := as_int(e.response_status)) in REDIRECT_SIGNS]
+    if bounced:
+        finding = f"recent deliveries were answered {', '.join(map(str, bounced[:10]))}"
+        return {"redirected_statuses": bounced[:10], "redirect_finding": finding}
+    stats = facts.rejections
+    gets = _recent_rejections(stats, ("redirected_get",), now, 1) if stats is not None else None
+    if gets is not None:
+        finding = "signed GET requests from Livepeer reached the ingest route"
+        return {**gets, "redirect_finding": finding}
+    hook, public = facts.webhook, facts.public_url or ""
+    plain = hook is not None and isinstance(hook.url, str) and hook.url.lower().startswith("http:")
+    if plain and public.lower().startswith("https:") and not any(e.success for e in recent):
+        finding = "the webhook is registered as http:// while PUBLIC_URL is https://"
+        return {"redirect_finding": finding}
+    return None
 
 
 def _unknown(facts: Facts, ev: dict[str, Any]) -> Verdict:
@@ -116,16 +155,17 @@ def _failing_fix(failing: dict[str, Any]) -> str:
 
 
 def _recent_rejections(
-    stats: RejectionStats, reasons: tuple[str, ...], now: int
+    stats: RejectionStats, reasons: tuple[str, ...], now: int, least: int
 ) -> dict[str, Any] | None:
-    """Evidence of 3+ rejections of `reasons` in the last hour with no acceptance after them."""
+    """Evidence of `least` or more rejections of `reasons` in the last hour with no acceptance
+    after them."""
     counts = stats.counts if isinstance(stats.counts, dict) else {}
     last_at = stats.last_at_ms if isinstance(stats.last_at_ms, dict) else {}
     count = sum(max(as_int(counts.get(reason)) or 0, 0) for reason in reasons)
     times = [t for reason in reasons if (t := as_int(last_at.get(reason))) is not None]
     last = max(times, default=None)
     accepted = as_int(stats.last_accepted_at_ms)
-    if count < MIN_REJECTIONS or (last is not None and last < now - RECENT_MS):
+    if count < least or (last is not None and last < now - RECENT_MS):
         return None
     if last is not None and accepted is not None and accepted > last:
         return None  # a delivery verified after the last rejection: the problem is gone
@@ -190,64 +230,13 @@ def _missing_evidence(facts: Facts) -> dict[str, Any]:
 
 
 def _verdict(row: str, ev: dict[str, Any], detail: str = "") -> Verdict:
-    status, cause, fix = _ROWS[row]
-    if row == "not_subscribed" and ev.get("webhook_found") is False:
-        cause, fix = WEBHOOK_NOT_FOUND
+    status, cause, fix = ROWS[row]
     cause, fix = cause.format(detail=detail), fix.format(detail=detail)
     command = ev.get("reconcile_command")
     if command:
         hint = f"Recover the {ev['missing_from_log']} missed event(s): {command}."
         fix = hint if row == "ok" else f"{fix} {hint}"
     return Verdict("webhooks", status, f"webhooks.{row}", cause, fix, ev)
-
-
-WEBHOOK_NOT_FOUND = (
-    "No webhook in the Livepeer project of LIVEPEER_API_KEY has the URL PUBLIC_URL.",
-    "Create one in Livepeer Studio with URL = PUBLIC_URL and the events stream.started, "
-    "stream.idle and recording.ready, or correct PUBLIC_URL to the URL registered there.",
-)
-_ROWS: dict[str, tuple[Status, str, str]] = {
-    "url_not_public": (
-        "fail",
-        "Livepeer skips this receiver's URL: {detail}.",
-        "Serve the receiver on a public hostname (a proxy, the Heroku app URL, or a tunnel such "
-        "as ngrok when testing), register it as the webhook in Livepeer Studio and set PUBLIC_URL.",
-    ),
-    "delivery_failing": ("fail", "Livepeer's latest deliveries to our webhook failed.", "{detail}"),
-    "unsigned_deliveries": (
-        "fail",
-        "Recent deliveries came without a Livepeer-Signature header: the webhook has no signing "
-        "secret in Livepeer Studio.",
-        "Set the webhook's signing secret in Livepeer Studio and LIVEPEER_WEBHOOK_SECRET here to "
-        "the same value.",
-    ),
-    "signature_mismatch": (
-        "fail",
-        "Recent deliveries failed the signature check: the webhook's secret in Livepeer Studio "
-        "differs from LIVEPEER_WEBHOOK_SECRET (or a proxy rewrites the body).",
-        "Copy the webhook's signing secret into LIVEPEER_WEBHOOK_SECRET (comma-separate old and "
-        "new while rotating); `livepeer-webhooks verify-signature` explains a captured delivery.",
-    ),
-    "clock_skew": (
-        "fail",
-        "Recent deliveries were outside WEBHOOK_TOLERANCE_SECONDS of this host's clock.",
-        "Check NTP on this host (timedatectl status; chronyc tracking) and compare its time "
-        "with an accurate clock.",
-    ),
-    "not_subscribed": (
-        "warn",
-        "Our webhook is not subscribed to every event this service needs (see events_missing).",
-        "Add stream.started, stream.idle and recording.ready to the webhook's events in Livepeer "
-        "Studio (or PATCH /webhook/<id>), with its URL equal to PUBLIC_URL.",
-    ),
-    "silent": (
-        "warn",
-        "No delivery has been accepted for WEBHOOK_SILENT_SECONDS (or ever, see evidence).",
-        "Run `livepeer-webhooks send-test-event --url PUBLIC_URL` to test the path end to end, "
-        "then check the webhook's log in Livepeer Studio.",
-    ),
-    "ok": ("ok", "Deliveries arrive and verify.", "Nothing to fix."),
-}
 
 
 def _t(entry: WebhookLogEntry) -> int:

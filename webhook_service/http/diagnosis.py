@@ -10,6 +10,7 @@ from svcs.flask import get as service
 
 from webhook_service.diagnostics.diagnostician import Diagnostician
 from webhook_service.diagnostics.verdict import STREAM_CHECKS, Diagnosis, Verdict
+from webhook_service.diagnostics.viewer_token import read_viewer
 from webhook_service.http.api import known_stream_id
 from webhook_service.http.auth import require_ops_token
 from webhook_service.http.body import parse_body
@@ -29,6 +30,28 @@ class RtmpCheckRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     stream_key: str | None = Field(default=None, min_length=1, max_length=256)
     ingest_url: str | None = Field(default=None, min_length=1, max_length=2048)
+
+
+class PlaybackCheckRequest(BaseModel):
+    """What the failing viewer sent; no token or key in it is stored, logged or echoed."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: str | None = Field(
+        default=None,
+        max_length=8192,
+        description="the exact URL the player requested (its jwt and accessKey are read)",
+    )
+    jwt: str | None = Field(default=None, max_length=8192, description="the viewer's JWT")
+    access_key: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="the access key the player sent (query or Livepeer-Access-Key header)",
+    )
+    origin: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="the page's origin, e.g. https://example.com (what the gate compares)",
+    )
 
 
 class DiagnosisSlots:
@@ -105,6 +128,22 @@ def diagnose_check(stream_id: str, check: str) -> Response:
     if check == "playback":
         return _answer(doctor.playback(stream_id, _jwt()))
     return _answer(doctor.recording(stream_id))
+
+
+@bp.post("/streams/<stream_id>/diagnosis/playback")
+@documented(
+    "Why playback is denied to a viewer: check what the failing viewer sent",
+    "diagnosis",
+    auth="ops",
+    body=PlaybackCheckRequest,
+    response=Verdict,
+    errors=(400, 404, 413, 503),
+)
+def diagnose_viewer(stream_id: str) -> Response:
+    stream_id = known_stream_id(stream_id)
+    body = parse_body(PlaybackCheckRequest)
+    token, viewer = read_viewer(body.url, body.jwt, body.access_key, body.origin)
+    return _answer(service(Diagnostician).playback(stream_id, token, viewer))
 
 
 @bp.post("/streams/<stream_id>/diagnosis/rtmp")

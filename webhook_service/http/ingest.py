@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 INGEST_ROUTE = "/webhooks/livepeer"
 SIGNATURE_HEADER = "Livepeer-Signature"
+REDIRECTED_GET = "redirected_get"  # the rejection reason the webhooks check reads
 _SIGNATURE_ENVIRON = "HTTP_" + SIGNATURE_HEADER.upper().replace("-", "_")  # WSGI's name for it
 _REJECTIONS: dict[str, type[ServiceError]] = {
     "bad_signature": BadSignatureError,
@@ -119,6 +120,21 @@ def _accepted(receipt: Receipt, outcome: IngestOutcome) -> Answer:
     ack = {"id": delivery.id, "event": delivery.event, "duplicate": receipt.duplicate}
     body = json.dumps(ack, separators=(",", ":")).encode()
     return 200, body, [("Content-Type", "application/json")]
+
+
+def count_redirected_get() -> None:
+    """`before_request` of the app: a GET or HEAD that carries Livepeer-Signature on the ingest
+    route is a delivery a redirect turned into a GET (cannon.ts posts with node-fetch v2, which
+    follows a 301/302/303 with a bodyless GET). Flask answers it 405 like any wrong method,
+    which Livepeer never retries; it is counted for the `webhooks` check's `redirected` row."""
+    if request.path != INGEST_ROUTE or request.method not in ("GET", "HEAD"):
+        return
+    if SIGNATURE_HEADER not in request.headers:
+        return
+    try:
+        service(Store).record_rejection(REDIRECTED_GET, now_ms())
+    except StorageError:
+        logger.warning("could not count a redirected delivery")
 
 
 @bp.post(INGEST_ROUTE)

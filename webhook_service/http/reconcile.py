@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from flask import Blueprint, Response, current_app
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from svcs.exceptions import ServiceNotFoundError
 from svcs.flask import get as service
 
@@ -16,7 +16,8 @@ from webhook_service.http.errors import BadRequestError, LivepeerApiError, NotFo
 from webhook_service.http.openapi import documented
 from webhook_service.ingest.events import TOKEN_PATTERN
 from webhook_service.livepeer.api import LivepeerApi
-from webhook_service.reconcile.plan import Summary, since_ms
+from webhook_service.reconcile.failures import FIXES
+from webhook_service.reconcile.plan import Summary, parse_since
 from webhook_service.reconcile.runner import DEFAULT_RATE, Limits, ReconcileError, Reconciler
 from webhook_service.store import Store
 from webhook_service.times import now_ms
@@ -36,8 +37,14 @@ class ReconcileRequest(BaseModel):
     """Which failed deliveries to recover: since when, of which webhook; or only count them."""
 
     model_config = ConfigDict(extra="forbid")
-    since: AwareDatetime = Field(
-        strict=True, description="ISO-8601 with a time zone, e.g. 2026-11-25T18:00:00Z"
+    since: str = Field(
+        strict=True,
+        max_length=64,
+        description=(
+            "ISO-8601 with a time zone (2026-11-25T18:00:00Z, 2026-11-25T13:00:00-05:00), or a "
+            "duration back from now: minutes, hours or days (90m, 24h, 7d), as the CLI takes"
+        ),
+        examples=["2026-11-25T18:00:00Z", "24h"],
     )
     webhook_id: str | None = Field(
         default=None,
@@ -47,16 +54,33 @@ class ReconcileRequest(BaseModel):
     dry_run: StrictBool = Field(default=False, description="count only; resend nothing")
 
 
+class ReconcileFailures(BaseModel):
+    """The deliveries that could not be recovered, by kind; the kinds add up to `failed`."""
+
+    old_secret: int = Field(
+        description="Livepeer's resend was refused here as bad_signature. " + FIXES["old_secret"]
+    )
+    old_url: int = Field(
+        description="The delivery went to another URL than PUBLIC_URL; not resent. "
+        + FIXES["old_url"]
+    )
+    other: int = Field(
+        description="The Livepeer API refused or failed the resend, or this receiver answered "
+        "something else than 2xx. " + FIXES["other"]
+    )
+
+
 class ReconcileSummary(BaseModel):
     """Failed deliveries in the webhook's log since then (one per event id): already applied
-    here, resent now or by an earlier run, or failed to resend. One call reads at most 50 log
-    pages and resends at most 100 events in 20 s; when `found` exceeds the other three summed,
-    call again: it continues where this one stopped."""
+    here, resent now or by an earlier run, or failed (by kind in `failures`). One call reads at
+    most 50 log pages and resends at most 100 events in 20 s; when `found` exceeds the other
+    three summed, call again: it continues where this one stopped."""
 
     found: int
     already_applied: int
     resent: int
-    failed: int
+    failed: int = Field(description="not recovered: the sum of `failures`")
+    failures: ReconcileFailures
 
 
 def _api() -> LivepeerApi:
@@ -70,7 +94,7 @@ def _api() -> LivepeerApi:
 
 def _run(body: ReconcileRequest, reconciler: Reconciler) -> Summary:
     try:
-        since = since_ms(body.since, now_ms())
+        since = parse_since(body.since, now_ms())
     except ValueError as error:
         raise BadRequestError(f"since: {error}") from None
     limits = Limits(
@@ -82,7 +106,9 @@ def _run(body: ReconcileRequest, reconciler: Reconciler) -> Summary:
     public_url = current_app.config["SETTINGS"].public_url
     try:
         webhook_id = reconciler.find_webhook(body.webhook_id, public_url, limits)
-        return reconciler.run(webhook_id, since, dry_run=body.dry_run, limits=limits)
+        return reconciler.run(
+            webhook_id, since, public_url=public_url, dry_run=body.dry_run, limits=limits
+        )
     except ReconcileError as error:
         mapped = {"usage": BadRequestError, "not_found": NotFoundError}
         raise mapped.get(error.kind, LivepeerApiError)(error.detail) from None

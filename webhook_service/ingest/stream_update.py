@@ -14,7 +14,8 @@ from webhook_service.ingest.events import MAX_STORED_PAYLOAD_BYTES, Delivery
 
 StreamState = Literal["active", "idle"]
 STATE_EVENTS: dict[str, StreamState] = {"stream.started": "active", "stream.idle": "idle"}
-FAILURE_EVENTS = frozenset({"asset.failed", "task.failed"})
+# Events that end a recording's asset: the recording check reads the latest one per asset.
+ASSET_OUTCOME_EVENTS = frozenset({"asset.failed", "task.failed", "asset.deleted"})
 POLICY_TYPES = frozenset({"public", "jwt", "webhook"})
 
 
@@ -37,7 +38,7 @@ class StreamUpdate:
     session_id: str | None
     session_json: str | None
     # The asset an asset.failed/task.failed names: a recording's asset id is its session id.
-    failed_asset_id: str | None = None
+    asset_outcome_id: str | None = None
 
 
 def _policy(stream: dict[str, Any]) -> dict[str, str]:
@@ -51,6 +52,10 @@ def _policy(stream: dict[str, Any]) -> dict[str, str]:
     webhook_id = policy.get("webhookId") if isinstance(policy, dict) else None
     if isinstance(webhook_id, str):
         fields["playback_policy_webhook_id"] = json.dumps(webhook_id[:128])
+    origins = policy.get("allowedOrigins") if isinstance(policy, dict) else None
+    if isinstance(origins, list):
+        kept = [o[:512] for o in origins[:100] if isinstance(o, str)]
+        fields["playback_allowed_origins"] = json.dumps(kept)
     return fields
 
 
@@ -99,6 +104,7 @@ def _session(delivery: Delivery) -> dict[str, Any] | None:
         "source_segments": raw.get("sourceSegments")
         if isinstance(raw.get("sourceSegments"), int)
         else None,
+        "record": raw.get("record") if isinstance(raw.get("record"), bool) else None,
     }
     return {key: value for key, value in session.items() if value is not None}
 
@@ -146,9 +152,9 @@ def record_json(delivery: Delivery, received_at_ms: int) -> str:
 def build_update(delivery: Delivery, received_at_ms: int) -> StreamUpdate:
     """Turn a delivery into the writes the store applies for it."""
     session = _session(delivery)
-    failed_asset = None
-    if delivery.event in FAILURE_EVENTS and delivery.payload:
-        failed_asset = _subject_ids(delivery.payload).get("asset_id")
+    outcome_asset = None
+    if delivery.event in ASSET_OUTCOME_EVENTS and delivery.payload:
+        outcome_asset = _subject_ids(delivery.payload).get("asset_id")
     return StreamUpdate(
         event_id=delivery.id,
         event=delivery.event,
@@ -160,5 +166,5 @@ def build_update(delivery: Delivery, received_at_ms: int) -> StreamUpdate:
         fields=_stream_fields(delivery.stream),
         session_id=delivery.session_id if session else None,
         session_json=json.dumps(session, separators=(",", ":")) if session else None,
-        failed_asset_id=failed_asset,
+        asset_outcome_id=outcome_asset,
     )

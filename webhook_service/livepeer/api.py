@@ -10,7 +10,6 @@ import hmac
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 
@@ -22,7 +21,20 @@ from webhook_service.livepeer.facts import (
     SigningKey,
 )
 from webhook_service.livepeer.probe import Prober
-from webhook_service.livepeer.results import ApiResult, StreamResult, WebhookLogPage
+from webhook_service.livepeer.replies import (
+    SHAPE_ERROR,
+    Reply,
+    entries,
+    livepeer_error,
+    single,
+    status_error,
+)
+from webhook_service.livepeer.results import (
+    ApiResult,
+    ResendResult,
+    StreamResult,
+    WebhookLogPage,
+)
 from webhook_service.livepeer.shapes import (
     ShapeError,
     parse_log_entry,
@@ -36,17 +48,7 @@ from webhook_service.urls import same_url
 
 T = TypeVar("T")
 
-SHAPE_ERROR = "unexpected response shape"
 _NEXT_LINK = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?', re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class _Reply:
-    data: Any = None
-    next_url: str | None = None
-    not_found: bool = False
-    error: str | None = None
-    status: int | None = None
 
 
 class LivepeerApi:
@@ -101,7 +103,7 @@ class LivepeerApi:
     def get_playback(self, playback_id: str, *, deadline: float) -> ApiResult[PlaybackInfo]:
         """GET /playback/{id}: sources and policy (404 for a deleted or suspended stream)."""
         reply = self._call("GET", self._url("playback", playback_id), deadline)
-        return _single(reply, lambda data: parse_playback(playback_id, data))
+        return single(reply, lambda data: parse_playback(playback_id, data))
 
     def list_webhooks(self, *, deadline: float) -> ApiResult[tuple[ApiWebhook, ...]]:
         """GET /webhook, following `Link: rel="next"` for up to max_pages pages."""
@@ -112,12 +114,15 @@ class LivepeerApi:
         listed = self.list_webhooks(deadline=deadline)
         if listed.value is None:
             return ApiResult(error=listed.error or "no answer", status=listed.status)
-        hook = next((h for h in listed.value if same_url(h.url, url)), None)
+        hooks = listed.value
+        hook = next((h for h in hooks if same_url(h.url, url)), None)
+        if hook is None:  # the http/https twin is ours too (the webhooks check says why not)
+            hook = next((h for h in hooks if same_url(h.url, url, any_scheme=True)), None)
         return ApiResult(value=hook, not_found=hook is None, status=listed.status)
 
     def get_webhook(self, webhook_id: str, *, deadline: float) -> ApiResult[ApiWebhook]:
         """GET /webhook/{id}."""
-        return _single(self._call("GET", self._url("webhook", webhook_id), deadline), parse_webhook)
+        return single(self._call("GET", self._url("webhook", webhook_id), deadline), parse_webhook)
 
     def webhook_log(
         self,
@@ -143,24 +148,25 @@ class LivepeerApi:
                 query["filters"] = json.dumps([{"id": "success", "value": "false"}])
             url = self._url("webhook", webhook_id, "log", **query)
         reply = self._call("GET", url, deadline)
-        result = _single(reply, lambda data: _entries(data, parse_log_entry))
+        result = single(reply, lambda data: entries(data, parse_log_entry))
         if result.value is None:
             return ApiResult(not_found=result.not_found, error=result.error, status=result.status)
         more = reply.next_url if result.value else None  # Livepeer links even an empty page
         return ApiResult(value=WebhookLogPage(result.value, more), status=result.status)
 
-    def resend(self, webhook_id: str, log_id: str, *, deadline: float) -> ApiResult[bool]:
+    def resend(self, webhook_id: str, log_id: str, *, deadline: float) -> ResendResult:
         """POST /webhook/{id}/log/{logId}/resend: Livepeer delivers the stored event again.
 
-        Livepeer waits for the delivery and answers with its new log row: the value is False
-        when that row says the receiver did not answer 2xx, else True.
+        Livepeer waits for the delivery and answers with its new log row (`row`): the value is
+        False when that row says the receiver did not answer 2xx, else True.
         """
         url = self._url("webhook", webhook_id, "log", log_id, "resend")
         reply = self._call("POST", url, deadline, body=b"")
         if reply.error is not None or reply.not_found:
-            return ApiResult(not_found=reply.not_found, error=reply.error, status=reply.status)
+            return ResendResult(not_found=reply.not_found, error=reply.error, status=reply.status)
         delivered = not (isinstance(reply.data, dict) and reply.data.get("success") is False)
-        return ApiResult(value=delivered, status=reply.status)
+        row = single(reply, parse_log_entry).value  # None: the answer is not a log row
+        return ResendResult(value=delivered, status=reply.status, row=row)
 
     def list_signing_keys(self, *, deadline: float) -> ApiResult[tuple[SigningKey, ...]]:
         """GET /access-control/signing-key: the keys playback JWTs may be signed with."""
@@ -196,7 +202,7 @@ class LivepeerApi:
             if next_url is None:
                 break
             reply = self._call("GET", next_url, deadline)
-            page = _single(reply, lambda data: _entries(data, parse))
+            page = single(reply, lambda data: entries(data, parse))
             if page.value is None:
                 return ApiResult(not_found=page.not_found, error=page.error, status=page.status)
             items.extend(page.value)
@@ -239,31 +245,32 @@ class LivepeerApi:
         *,
         body: bytes | None = None,
         secret: str | None = None,
-    ) -> _Reply:
+    ) -> Reply:
         if url is None:
-            return _Reply(error="empty id")
+            return Reply(error="empty id")
         headers = {"Authorization": f"Bearer {self._key.reveal()}", "Accept": "application/json"}
         response = self._prober.request(
             method, url, deadline=deadline, headers=headers, body=body, max_bytes=self._max_bytes
         )
         result, status = response.result, response.result.status
         if result.error is not None or status is None:
-            return _Reply(error=self._redact(result.error or "no response", secret))
+            return Reply(error=self._redact(result.error or "no response", secret))
         if status == 404:
-            return _Reply(not_found=True, status=status)
+            return Reply(not_found=True, status=status)
         if not 200 <= status < 300:
-            return _Reply(error=_status_error(status), status=status)
+            said = self._redact(livepeer_error(response.content), secret)
+            return Reply(error=status_error(status, said), status=status)
         if response.truncated:
-            return _Reply(error="response too large", status=status)
+            return Reply(error="response too large", status=status)
         if not response.content.strip() and method == "POST":
-            return _Reply(status=status)
+            return Reply(status=status)
         try:
             data = json.loads(response.content)
         except (ValueError, RecursionError):
-            return _Reply(error="not JSON", status=status)
+            return Reply(error="not JSON", status=status)
         link = _NEXT_LINK.search(response.headers.get("link", ""))
         next_url = self._on_api(link.group(1)) if link else None
-        return _Reply(data=data, next_url=next_url, status=status)
+        return Reply(data=data, next_url=next_url, status=status)
 
     def _redact(self, text: str, secret: str | None) -> str:
         """Transport errors are fixed phrases today; this keeps keys out if that ever changes."""
@@ -272,28 +279,3 @@ class LivepeerApi:
                 text = text.replace(value, "[redacted]")
                 text = text.replace(quote(value, safe=""), "[redacted]")
         return text
-
-
-def _status_error(status: int) -> str:
-    if status == 401:
-        return "API key rejected (HTTP 401)"
-    if status == 403:
-        return "forbidden for this API key (HTTP 403)"
-    if status == 429:
-        return "rate limited (HTTP 429)"
-    return f"HTTP {status}"
-
-
-def _single(reply: _Reply, parse: Callable[[Any], T]) -> ApiResult[T]:
-    if reply.error is not None or reply.not_found:
-        return ApiResult(not_found=reply.not_found, error=reply.error, status=reply.status)
-    try:
-        return ApiResult(value=parse(reply.data), status=reply.status)
-    except ShapeError:
-        return ApiResult(error=SHAPE_ERROR, status=reply.status)
-
-
-def _entries(data: Any, parse: Callable[[Any], T]) -> tuple[T, ...]:
-    if not isinstance(data, list):
-        raise ShapeError
-    return tuple(parse(item) for item in data)

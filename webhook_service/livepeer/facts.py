@@ -35,6 +35,8 @@ class ApiStream:
     record: bool | None = None
     playback_policy: str | None = None  # "public" | "jwt" | "webhook"
     playback_policy_webhook_id: str | None = None
+    # playbackPolicy.allowedOrigins: None when absent; the gate checks the viewer's Origin
+    allowed_origins: tuple[str, ...] | None = None
     last_seen_ms: int | None = None
     source_segments: int | None = None
 
@@ -50,6 +52,7 @@ class ApiSession:
     recording_url: str | None = None
     mp4_url: str | None = None
     source_segments: int | None = None
+    record: bool | None = None  # the stream's flag, copied when the session began
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,11 @@ class WebhookLogEntry:
     response_status: int | None  # None on timeout or network error
     event_id: str | None = None  # the delivery's body `id`, when request.body parses
     stream_id: str | None = None  # body `stream.id`, else `payload.session.parentId`
+    redirected: bool | None = None  # response.redirected: node-fetch followed a redirect
+    # request.url: where this delivery went (the webhook's url when the row was written), and
+    # where a resend of this row goes (cannon.ts storeResponse, resendWebhook)
+    request_url: str | None = None
+    response_body: str | None = None  # response.body, decoded: the receiver's first 1024 chars
 
     @property
     def failed(self) -> bool:
@@ -92,8 +100,11 @@ class WebhookLogEntry:
 
 @dataclass(frozen=True)
 class SigningKey:
+    """A signing key of the API key's project (GET /access-control/signing-key)."""
+
     public_key_b64: str  # base64 of the PEM, as Livepeer stores it and the JWT `pub` carries
     disabled: bool
+    id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,9 @@ from typing import Generic, TypeVar
 from webhook_service.livepeer.facts import ApiStream, WebhookLogEntry
 
 T = TypeVar("T")
+# What every API call of a suspended account answers (middleware/auth.ts: 403 "user is
+# suspended"): an account verdict, not "forbidden for this API key".
+ACCOUNT_SUSPENDED = 'the Livepeer account is suspended (HTTP 403 "user is suspended")'
 
 
 @dataclass(frozen=True)
@@ -20,12 +23,25 @@ class ApiResult(Generic[T]):
     status: int | None = None  # HTTP status of the last response, when there was one
     incomplete: bool = False  # a list had more pages than the client follows
 
+    @property
+    def account_suspended(self) -> bool:
+        """Whether Livepeer refused the call because the account is suspended."""
+        return self.error == ACCOUNT_SUSPENDED
+
 
 @dataclass(frozen=True)
 class StreamResult(ApiResult[ApiStream]):
     """A stream lookup; `key_matches` compares a given key with the API's (never kept)."""
 
     key_matches: bool | None = None  # None: no key given, or the API did not show one
+
+
+@dataclass(frozen=True)
+class ResendResult(ApiResult[bool]):
+    """A resend: `value` says whether the receiver answered 2xx; `row` is the new log row
+    Livepeer answers with (cannon.ts resendWebhook), None when the answer was not one."""
+
+    row: WebhookLogEntry | None = None
 
 
 @dataclass(frozen=True)

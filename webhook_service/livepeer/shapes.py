@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from collections.abc import Mapping
@@ -73,6 +74,14 @@ def _policy(data: Mapping[str, Any]) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _allowed_origins(data: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """playbackPolicy.allowedOrigins as the gate compares them (exact strings), at most 100."""
+    origins = _sub(data, "playbackPolicy").get("allowedOrigins")
+    if not isinstance(origins, list):
+        return None
+    return tuple(o[:512] for o in origins[:100] if isinstance(o, str))
+
+
 def parse_stream(value: Any) -> ApiStream:
     data = as_object(value)
     policy, webhook_id = _policy(data)
@@ -86,6 +95,7 @@ def parse_stream(value: Any) -> ApiStream:
         record=_bool(data, "record"),
         playback_policy=policy,
         playback_policy_webhook_id=webhook_id,
+        allowed_origins=_allowed_origins(data),
         last_seen_ms=_int(data, "lastSeen"),
         source_segments=_int(data, "sourceSegments"),
     )
@@ -101,6 +111,7 @@ def parse_session(value: Any) -> ApiSession:
         recording_url=_str(data, "recordingUrl"),
         mp4_url=_str(data, "mp4Url"),
         source_segments=_int(data, "sourceSegments"),
+        record=_bool(data, "record"),
     )
 
 
@@ -124,7 +135,8 @@ def parse_webhook(value: Any) -> ApiWebhook:
 def parse_log_entry(value: Any) -> WebhookLogEntry:
     data = as_object(value)
     response = _sub(data, "response")  # absent on a timeout or network error
-    body = _logged_body(_sub(data, "request").get("body"))
+    request = _sub(data, "request")
+    body = _logged_body(request.get("body"))
     return WebhookLogEntry(
         id=_req_str(data, "id"),
         event=_str(data, "event", 64),
@@ -135,7 +147,21 @@ def parse_log_entry(value: Any) -> WebhookLogEntry:
         # The stream the event belongs to, decided as ingest does (events.parse_delivery).
         stream_id=_str(_sub(body, "stream"), "id", 128)
         or _str(_sub(_sub(body, "payload"), "session"), "parentId", 128),
+        redirected=_bool(response, "redirected"),
+        request_url=_str(request, "url"),
+        response_body=_answer_text(response.get("body")),
     )
+
+
+def _answer_text(body: Any) -> str | None:
+    """The receiver's answer as text: Livepeer logs base64 of its first 1024 characters
+    (cannon.ts storeResponse); a body that is not base64 is kept as it is."""
+    if not isinstance(body, str):
+        return None
+    try:
+        return base64.b64decode(body[:4096], validate=True).decode("utf-8", "replace")[:1024]
+    except ValueError:  # binascii.Error is a ValueError
+        return body[:1024]
 
 
 def _logged_body(body: Any) -> Mapping[str, Any]:
@@ -152,7 +178,8 @@ def _logged_body(body: Any) -> Mapping[str, Any]:
 def parse_signing_key(value: Any) -> SigningKey:
     data = as_object(value)
     disabled = _bool(data, "disabled") is True  # absent: enabled, as Livepeer creates keys
-    return SigningKey(public_key_b64=_req_str(data, "publicKey"), disabled=disabled)
+    key_id = _str(data, "id", 128)
+    return SigningKey(public_key_b64=_req_str(data, "publicKey"), disabled=disabled, id=key_id)
 
 
 def parse_playback(playback_id: str, value: Any) -> PlaybackInfo:

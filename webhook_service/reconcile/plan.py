@@ -1,17 +1,21 @@
 """Which of Livepeer's failed deliveries to resend, and since when (pure: no Redis, no HTTP).
 
-`reconciler.Reconciler` runs these choices against the Livepeer API and the store.
+`runner.Reconciler` runs these choices against the Livepeer API and the store; `failures`
+names why a delivery could not be recovered.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 from webhook_service.ingest.events import TOKEN_PATTERN
 from webhook_service.livepeer.facts import WebhookLogEntry
+from webhook_service.reconcile.failures import FAILURE_KINDS, FailureKind
+from webhook_service.urls import same_url
 
 _TOKEN = re.compile(TOKEN_PATTERN)
 _DURATION = re.compile(r"^(\d{1,6})([mhd])$")
@@ -27,25 +31,44 @@ class Candidate:
     stream_id: str | None
     event: str | None
     created_at_ms: int
+    request_url: str | None = None  # where the row went, and where its resend would go
+
+
+def _no_failures() -> dict[FailureKind, int]:
+    return dict.fromkeys(FAILURE_KINDS, 0)
 
 
 @dataclass
 class Summary:
-    """The contract's four counts; `found` exceeds the other three summed when a run stopped
-    early (a cap or an interruption): running again continues."""
+    """The contract's four counts and `failed` by kind (they add up to it); `found` exceeds
+    the other three summed when a run stopped early (a cap or an interruption): running again
+    continues."""
 
     found: int = 0
     already_applied: int = 0
     resent: int = 0
-    failed: int = 0
+    failures: dict[FailureKind, int] = field(default_factory=_no_failures)
 
-    def as_dict(self) -> dict[str, int]:
+    @property
+    def failed(self) -> int:
+        return sum(self.failures.values())
+
+    def as_dict(self) -> dict[str, Any]:
         return {
             "found": self.found,
             "already_applied": self.already_applied,
             "resent": self.resent,
             "failed": self.failed,
+            "failures": dict(self.failures),
         }
+
+
+class Plan(NamedTuple):
+    """What a run does: resend `todo`, report `elsewhere` as `old_url`; `summary` counts both."""
+
+    todo: list[Candidate]
+    elsewhere: list[Candidate]
+    summary: Summary
 
 
 def failed_candidates(entries: Iterable[WebhookLogEntry], since_ms: int) -> list[Candidate]:
@@ -66,25 +89,46 @@ def failed_candidates(entries: Iterable[WebhookLogEntry], since_ms: int) -> list
         stream_id = entry.stream_id if _TOKEN.match(entry.stream_id or "") else None
         known = chosen.get(event_id)
         if known is None or created > known.created_at_ms:
-            chosen[event_id] = Candidate(entry.id, event_id, stream_id, entry.event, created)
+            chosen[event_id] = Candidate(
+                entry.id, event_id, stream_id, entry.event, created, entry.request_url
+            )
     return sorted(chosen.values(), key=lambda c: (c.created_at_ms, c.event_id))
 
 
 def plan(
-    candidates: Sequence[Candidate], applied: set[str], resent_before: set[str]
-) -> tuple[list[Candidate], Summary]:
+    candidates: Sequence[Candidate],
+    applied: set[str],
+    resent_before: set[str],
+    public_url: str | None = None,
+) -> Plan:
     """What to resend: candidates neither applied here nor resent by an earlier (interrupted)
-    run; those count as `resent` again so a resumed run reports the whole recovery."""
+    run (those count as `resent` again, so a resumed run reports the whole recovery), except
+    those whose row went to another URL than `public_url`: `old_url`, never resent."""
     summary = Summary(found=len(candidates))
     todo: list[Candidate] = []
+    away: list[Candidate] = []
     for candidate in candidates:
         if candidate.event_id in applied:
             summary.already_applied += 1
         elif candidate.event_id in resent_before:
             summary.resent += 1
+        elif went_elsewhere(candidate, public_url):
+            summary.failures["old_url"] += 1
+            away.append(candidate)
         else:
             todo.append(candidate)
-    return todo, summary
+    return Plan(todo, away, summary)
+
+
+def went_elsewhere(candidate: Candidate, public_url: str | None) -> bool:
+    """Whether the row's `request.url` is known and is not PUBLIC_URL (by `urls.same_url`).
+
+    A resend goes to that URL (cannon.ts resendWebhook), not to the webhook's current one.
+    Without PUBLIC_URL, or on a row without a URL, nothing tells: the row is resent.
+    """
+    if not public_url or not candidate.request_url:
+        return False
+    return not same_url(candidate.request_url, public_url)
 
 
 def parse_since(text: str, now_ms: int) -> int:

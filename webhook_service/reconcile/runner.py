@@ -1,6 +1,7 @@
 """Run a reconcile: read our webhook's failed deliveries from Livepeer's log, ask the store which
 events were never applied here, and have Livepeer resend those at a bounded rate (they come
-back signed, through the normal ingest route).
+back signed, through the normal ingest route). A delivery that cannot be recovered is counted
+by kind (`failures`): Livepeer resends to the row's URL with the webhook's old secret.
 
 The API client and the store are passed in (LivepeerApi, Store), so no Redis or HTTP code is
 imported here; the choices themselves are the pure functions of `reconcile`.
@@ -14,17 +15,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from webhook_service.livepeer.facts import ApiWebhook, WebhookLogEntry
+from webhook_service.reconcile.failures import FailureKind, elsewhere, refusal, resend_failure
 from webhook_service.reconcile.plan import Candidate, Summary, failed_candidates, plan
 
 if TYPE_CHECKING:
-    from webhook_service.livepeer.results import ApiResult, WebhookLogPage
+    from webhook_service.livepeer.results import ApiResult, ResendResult, WebhookLogPage
 
 # Livepeer's API is shared by the whole account: a few resends a second finish a day-long outage
 # (~1 event a minute per stream) in minutes without tripping its rate limits (HTTP 429).
 DEFAULT_RATE = 5.0
 LOG_PAGE_SIZE = 100
 CALL_SECONDS = 10.0  # one API call; a resend waits for Livepeer's delivery to this receiver
-Outcome = Literal["would_resend", "resent", "failed"]
+# What became of one event: a failure is reported by its kind (reconcile.failures).
+Outcome = Literal["would_resend", "resent"] | FailureKind
 ErrorKind = Literal["usage", "not_found", "upstream"]
 _STOP_STATUSES = frozenset({401, 403, 429})  # key refused, or rate limited: stop the run
 
@@ -64,7 +67,7 @@ class LogApi(Protocol):
         failed_only: bool = ...,
     ) -> ApiResult[WebhookLogPage]: ...
 
-    def resend(self, webhook_id: str, log_id: str, *, deadline: float) -> ApiResult[bool]: ...
+    def resend(self, webhook_id: str, log_id: str, *, deadline: float) -> ResendResult: ...
 
 
 class ReconcileStore(Protocol):
@@ -117,17 +120,22 @@ class Reconciler:
         webhook_id: str,
         since: int,
         *,
+        public_url: str | None = None,
         dry_run: bool = False,
         limits: Limits | None = None,
         report: Report | None = None,
     ) -> Summary:
-        """Resend (or, dry, list) the failed deliveries since `since` (ms) missing here."""
+        """Resend (or, dry, list) the failed deliveries since `since` (ms) missing here; those
+        that went to another URL than `public_url` are reported as `old_url`, never resent."""
         limits = limits or Limits()
         candidates = failed_candidates(self._read_log(webhook_id, since, limits), since)
         pairs = [(c.event_id, c.stream_id) for c in candidates]
         applied = self._store.applied_event_ids(pairs)
         missing = [c.event_id for c in candidates if c.event_id not in applied]
-        todo, summary = plan(candidates, applied, self._store.resent_event_ids(webhook_id, missing))
+        resent_before = self._store.resent_event_ids(webhook_id, missing)
+        todo, away, summary = plan(candidates, applied, resent_before, public_url)
+        for candidate in away:
+            _tell(report, candidate, "old_url", elsewhere(candidate.request_url))
         for attempts, candidate in enumerate(todo):
             if dry_run:
                 _tell(report, candidate, "would_resend", "")
@@ -180,12 +188,14 @@ class Reconciler:
             summary.resent += 1
             _tell(report, candidate, "resent", "")
             return True
-        summary.failed += 1
-        if result.value is False:
-            reason = "Livepeer resent it but this receiver did not answer 2xx (see the log)"
+        kind: FailureKind = "other"
+        if result.value is False:  # Livepeer resent it; its new log row says how we answered
+            kind, reason = resend_failure(result.row), refusal(result.row)
         else:
-            reason = "the log row is gone" if result.not_found else str(result.error)
-        _tell(report, candidate, "failed", reason)
+            gone = "the log row is gone (HTTP 404)"
+            reason = gone if result.not_found else f"the Livepeer API call failed: {result.error}"
+        summary.failures[kind] += 1
+        _tell(report, candidate, kind, reason)
         return result.status not in _STOP_STATUSES
 
     def _may_resend(self, attempts: int, limits: Limits) -> bool:

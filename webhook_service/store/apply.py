@@ -45,8 +45,8 @@ class Apply(StoreBase):
             self.keys.global_claim(update.event_id),
             self.keys.delivery_times,
         ]
-        if update.failed_asset_id:
-            keys.append(self.keys.asset_failed(update.failed_asset_id))
+        if update.asset_outcome_id:
+            keys.append(self.keys.asset_outcome(update.asset_outcome_id))
         args = [*self._global_args(update), CLAIM_TTL_SECONDS, update.event]
         duplicate = self._apply_global(keys=keys, args=[*args, ASSET_FAILURE_TTL_SECONDS])
         return ApplyResult(duplicate=bool(duplicate))

@@ -14,8 +14,9 @@ Layout (every key starts with the configured prefix `p`):
     p:{~global}:seen:<event>        string  dedupe claim of an event that has no stream
     p:{~global}:delivery-times      hash    "accepted" and "rejected:<reason>" -> newest time (ms)
     p:{~global}:rejections:<minute> hash    reason -> count in that minute; expires after 65 min
-    p:{~global}:asset-failed:<a>    string  event that failed asset <a> (a recording's asset id is
-                                            its session id); expires with the stream retention
+    p:{~global}:asset-failed:<a>    string  the latest event that failed or deleted asset <a> (a
+                                            recording's asset id is its session id); expires
+                                            with the stream retention
     p:{~global}:reconcile:<hook>    hash    event id -> log id reconcile had Livepeer resend to
                                             webhook <hook>; lets an interrupted run resume
     p:{~global}:lock:<name>         string  SET NX EX throttle (one retention sweep per interval)
@@ -107,7 +108,8 @@ class Keys:
     def rejections(self, minute: int) -> str:
         return self._global(f"rejections:{minute}")
 
-    def asset_failed(self, asset_id: str) -> str:
+    def asset_outcome(self, asset_id: str) -> str:
+        # The key keeps its first name: markers written before asset.deleted was kept still count.
         return self._global(f"asset-failed:{asset_id}")
 
     def reconcile(self, webhook_id: str) -> str:

@@ -120,12 +120,12 @@ class Reads(StoreBase):
         accepted = times.get(b"accepted")
         return counts, last_rejected, int(accepted) if accepted else None
 
-    def failed_assets(self, asset_ids: list[str]) -> dict[str, str]:
+    def asset_outcomes(self, asset_ids: list[str]) -> dict[str, str]:
         """asset id -> the event that failed it (asset.failed / task.failed), for known ids."""
         if not asset_ids:
             return {}
         with redis_errors():
-            values = self._client.mget([self.keys.asset_failed(a) for a in asset_ids])
+            values = self._client.mget([self.keys.asset_outcome(a) for a in asset_ids])
         return {a: v.decode() for a, v in zip(asset_ids, values, strict=True) if v is not None}
 
     def count_active(self) -> int:
@@ -165,6 +165,7 @@ def _decode_stream(
         "suspended": _load(get(b"suspended")),
         "playback_policy": _load(get(b"playback_policy")),
         "playback_policy_webhook_id": _load(get(b"playback_policy_webhook_id")),
+        "playback_allowed_origins": _load(get(b"playback_allowed_origins")),
         "created_at": _load(get(b"created_at")),
         "first_received_at": _int(get(b"first_received_at")),
         "last_received_at": _int(get(b"last_received_at")),

@@ -181,7 +181,7 @@ return index_stream(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[6], ARGV[7], ARGV[8
 # Applies an event that belongs to no stream (asset.*, task.*): dedupe claim plus the global
 # timeline, in the global slot.
 # KEYS[1] events zset  KEYS[2] events hash  KEYS[3] claim key of this event id
-# KEYS[4] delivery-times hash  KEYS[5] asset-failed marker of the named asset (or absent)
+# KEYS[4] delivery-times hash  KEYS[5] outcome marker of the named asset (or absent)
 # ARGV[1] event id  ARGV[2] createdAt ms  ARGV[3] record JSON  ARGV[4] events max
 # ARGV[5] received ms  ARGV[6] claim TTL s  ARGV[7] event name  ARGV[8] marker TTL s
 # Returns 1 when the event was already applied, else 0.
