@@ -34,15 +34,30 @@ def _answers(url: str) -> bool:
         return False
 
 
+LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def _existing_redis() -> str | None:
+    """TEST_REDIS_URL, else the Redis on 127.0.0.1:6379 if it answers, else None."""
+    configured = os.environ.get("TEST_REDIS_URL")
+    if configured:
+        return configured
+    return LOCAL_REDIS if _answers(LOCAL_REDIS) else None
+
+
+def pytest_report_header() -> str:
+    """Say which Redis the tests write to (under per-test key prefixes `lpt-*`, deleted after)."""
+    found = _existing_redis()
+    where = found.rpartition("@")[2] if found else "an embedded redis-server (none on 6379)"
+    return f"redis: {where}; every test writes under its own key prefix lpt-* and deletes it"
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """TEST_REDIS_URL, else the Redis on 127.0.0.1:6379 if it answers, else an embedded one."""
-    configured = os.environ.get("TEST_REDIS_URL")
-    if configured:
-        yield configured
-        return
-    if _answers("redis://127.0.0.1:6379/0"):
-        yield "redis://127.0.0.1:6379/0"
+    found = _existing_redis()
+    if found:
+        yield found
         return
     with EmbeddedRedis() as server:
         yield server.url

@@ -80,8 +80,7 @@ def test_a_422_body_may_be_an_object_or_text(client, as_text):
         ({"pipeline": "llm", "model_id": "llama3", "status": 500}, "ai.model_id_format"),
         ({"pipeline": "text-to-image", "status": 422, "body": "not json"}, "ai.validation"),
         ({"pipeline": "Text-To-Image", "status": 401, "model_id": None}, "ai.gateway_error"),
-        ({"pipeline": "some-new-pipeline", "status": 200}, "ai.ok"),
-        ({"pipeline": "foo", "status": 503}, "ai.gateway_error"),
+        ({"pipeline": "LLM", "status": 200}, "ai.ok"),
     ],
 )
 def test_codes_over_http(client, payload, code):
@@ -113,6 +112,8 @@ def test_codes_over_http(client, payload, code):
         ({"pipeline": "llm", "status": 503, "model_id": "m" * 257}, "model_id"),
         ({"pipeline": "llm", "status": 503, "content_type": ["a"]}, "content_type"),
         ({"pipeline": "llm", "status": 503, "extra": 1}, "body: only the fields pipeline"),
+        ({"pipeline": "foo", "status": 503}, "pipeline: Value error, must be one of text-to-image"),
+        ({"pipeline": "some-new-pipeline", "status": 200}, "pipeline"),
     ],
 )
 def test_malformed_requests_are_400_problems(client, payload, where):

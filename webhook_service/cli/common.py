@@ -8,13 +8,16 @@ import urllib.error
 import urllib.request
 from collections.abc import Collection
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import click
 
 from webhook_service.config import ConfigError, Settings
 from webhook_service.ingest.samples import signed_request
+from webhook_service.urls import redact_url
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+PROG = "livepeer-webhooks"
 # Settings fields by what a subcommand talks to: it reads only the variables it uses.
 REDIS_SETTINGS = (
     "redis_url",
@@ -32,7 +35,7 @@ API_SETTINGS = (
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    click.echo(f"livepeer-webhooks: {message}", err=True)
+    click.echo(f"{PROG}: {message}", err=True)
     sys.exit(code)
 
 
@@ -61,6 +64,26 @@ def default_url() -> str:
     return f"http://127.0.0.1:{port}/webhooks/livepeer"
 
 
+class HttpUrl(click.ParamType):  # type: ignore[type-arg]
+    """An http(s) URL with a host; anything else is a usage error (one line, exit 2)."""
+
+    name = "url"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value).strip()
+        parts = urlsplit(text) if " " not in text else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            shown = redact_url(text, keep_path=False) if "://" in text else text[:40]
+            self.fail(f"{shown!r} is not an http(s) URL such as {default_url()}", param, ctx)
+        return text
+
+
+def reach_error(url: str, error: BaseException) -> str:
+    """Why `url` could not be reached, naming it without credentials or query."""
+    reason = getattr(error, "reason", None) or error
+    return f"could not reach {redact_url(url)}: {reason}"
+
+
 def post_signed(url: str, body: dict[str, Any], secret: str) -> tuple[int, str]:
     """POST a signed delivery; returns (status, body text). Unreachable: exit 1."""
     raw, headers = signed_request(body, secret)
@@ -71,4 +94,4 @@ def post_signed(url: str, body: dict[str, Any], secret: str) -> tuple[int, str]:
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode(errors="replace")
     except (urllib.error.URLError, OSError) as error:
-        fail(f"could not reach {url}: {getattr(error, 'reason', error)}", code=EXIT_FAILED)
+        fail(reach_error(url, error), code=EXIT_FAILED)

@@ -7,12 +7,21 @@ import uuid
 
 import click
 
-from webhook_service.cli.common import EXIT_FAILED, default_url, first_secret, post_signed
+from webhook_service.cli.common import (
+    EXIT_FAILED,
+    HttpUrl,
+    default_url,
+    fail,
+    first_secret,
+    post_signed,
+)
 from webhook_service.ingest.samples import build_delivery
 from webhook_service.times import now_ms
+from webhook_service.urls import redact_url
 
 URL_OPTION = click.option(
     "--url",
+    type=HttpUrl(),
     default=default_url,
     show_default="http://127.0.0.1:$PORT/webhooks/livepeer",
     help="The receiver's webhook URL.",
@@ -50,7 +59,7 @@ def send_test_event(
     now = now_ms()
     body = build_delivery(event_name, stream_id or str(uuid.uuid4()), now, now, session_id)
     stream = body.get("stream", {}).get("id")
-    click.echo(f"POST {url} event={event_name} id={body['id']} stream={stream}")
+    click.echo(f"POST {redact_url(url)} event={event_name} id={body['id']} stream={stream}")
     status, text = post_signed(url, body, secret)
     click.echo(f"{status} {text.strip()}")
     if not 200 <= status < 300:
@@ -90,7 +99,22 @@ def simulate(url: str, stream_id: str | None, speed: float) -> None:
         body = build_delivery(event_name, stream_id, now, now, session_id)
         status, text = post_signed(url, body, secret)
         click.echo(f"{event_name:<20} {status} {text.strip()}")
+        if status == 401:  # every later delivery would be refused the same way
+            fail(f"stopped: {refused_because(text)}", EXIT_FAILED)
         failures += not 200 <= status < 300
     if failures:
         click.echo(f"{failures} deliveries were not accepted", err=True)
         raise SystemExit(EXIT_FAILED)
+
+
+def refused_because(problem: str) -> str:
+    """The likely cause of a 401 from the receiver, from its problem+json type."""
+    if ":stale" in problem:
+        return (
+            "the receiver refused the delivery as stale: this host's clock and the receiver's "
+            "differ by more than WEBHOOK_TOLERANCE_SECONDS (check NTP on both)"
+        )
+    return (
+        "the receiver refused the signature: LIVEPEER_WEBHOOK_SECRET here is not one of the "
+        "receiver's secrets (compare the two, e.g. with check-config on the receiver)"
+    )

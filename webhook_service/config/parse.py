@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, dataclass_transform, overload
+from urllib.parse import quote
 
 T = TypeVar("T")
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
@@ -37,6 +38,19 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+_TOKEN_CHARS = r"A-Za-z0-9_\-"
+
+
+def redact_tokens(text: str, values: Iterable[str]) -> str:
+    """`text` with each of `values` (and its URL-quoted form) replaced by [redacted] where it
+    stands as a whole token: a short secret must not garble the words around it."""
+    for value in values:
+        for form in {value, quote(value, safe="")} if value else ():
+            edge = rf"(?<![{_TOKEN_CHARS}]){re.escape(form)}(?![{_TOKEN_CHARS}])"
+            text = re.sub(edge, "[redacted]", text)
+    return text
 
 
 # Parsers. Each gets a stripped, non-empty value (empty means unset: the default) and returns

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from webhook_service.ai.pipelines import WARM_MODELS
+from webhook_service.ai.pipelines import PIPELINES, WARM_MODELS
 from webhook_service.diagnostics.ai import AiFacts, diagnose_ai
 from webhook_service.diagnostics.verdict import Verdict
 from webhook_service.http.api import json_answer
@@ -27,11 +27,8 @@ class AiDiagnosisRequest(BaseModel):
     pipeline: str = Field(
         min_length=1,
         max_length=64,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
-        description=(
-            "the pipeline route called, e.g. text-to-image; any name is accepted (in any case), "
-            "but only a known pipeline's 503 or Studio 500 is read as a cold model"
-        ),
+        description="the pipeline route called, e.g. text-to-image (case does not matter)",
+        json_schema_extra={"enum": list(PIPELINES)},
     )
     model_id: str | None = Field(default=None, max_length=256, description="model_id sent")
     status: int = Field(strict=True, ge=100, le=599, description="the gateway's HTTP status")
@@ -41,6 +38,14 @@ class AiDiagnosisRequest(BaseModel):
     content_type: str | None = Field(
         default=None, max_length=256, description="the Content-Type the client sent"
     )
+
+    @field_validator("pipeline")
+    @classmethod
+    def _known_pipeline(cls, value: str) -> str:
+        """One of Livepeer's AI pipelines, in any case; anything else is a 400 naming them."""
+        if value.lower() not in PIPELINES:
+            raise ValueError(f"must be one of {', '.join(PIPELINES)}")
+        return value.lower()
 
 
 class WarmModel(BaseModel):

@@ -22,6 +22,9 @@ bp.before_request(require_ops_token)
 
 JWT_HEADER = "Livepeer-Jwt"
 JWT_PARAM = Param(JWT_HEADER, "header", "a viewer's playback JWT to check (never a query string)")
+CHECK_PARAM = Param(
+    "check", "path", "one of the stream checks", {"type": "string", "enum": list(STREAM_CHECKS)}
+)
 
 
 class RtmpCheckRequest(BaseModel):
@@ -112,7 +115,7 @@ def diagnose_stream(stream_id: str) -> Response:
     "One check of a stream: rtmp, hls, playback or recording",
     "diagnosis",
     auth="ops",
-    params=(JWT_PARAM,),
+    params=(JWT_PARAM, CHECK_PARAM),
     response=Verdict,
     errors=(404, 503),
 )

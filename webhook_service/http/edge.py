@@ -42,15 +42,12 @@ class Edge:
             request_id(environ.get("HTTP_X_REQUEST_ID")), method, path, environ.get("REMOTE_ADDR")
         )
         environ[EXCHANGE] = exchange
-        added = [
-            *security_headers(environ.get("wsgi.url_scheme") == "https"),
-            ("X-Request-ID", exchange.request_id),
-        ]
+        https = environ.get("wsgi.url_scheme") == "https"
 
         def respond(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             exchange.status = int(status[:3])
-            if not any(name.lower() == "cache-control" for name, _ in headers):
-                headers.append(DEFAULT_CACHE_CONTROL)
+            added = standard_headers(headers, https)
+            added.append(("X-Request-ID", exchange.request_id))
             return start_response(status, headers + added, exc_info)
 
         fast = self._fast_routes.get(path) if method == "POST" else None
@@ -63,6 +60,14 @@ class Edge:
             answer = _unexpected(error, respond, replace=exchange.status != 0)
         record(exchange, time.perf_counter() - started)
         return answer
+
+
+def standard_headers(headers: list[tuple[str, str]], https: bool) -> list[tuple[str, str]]:
+    """The security headers and Cache-Control every answer carries, but for those the view set
+    itself (the status page sets its own Content-Security-Policy and caching)."""
+    own = {name.lower() for name, _ in headers}
+    standard = [*security_headers(https), DEFAULT_CACHE_CONTROL]
+    return [(name, value) for name, value in standard if name.lower() not in own]
 
 
 def _unexpected(error: Exception, respond: Callable[..., Any], *, replace: bool) -> list[bytes]:

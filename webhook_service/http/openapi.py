@@ -15,6 +15,7 @@ from flask import Flask
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from webhook_service.diagnostics.catalog import catalog
 from webhook_service.http.schemas import Problem
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,7 +39,7 @@ class Param:
     """A query or header parameter."""
 
     name: str
-    where: Literal["query", "header"]
+    where: Literal["query", "header", "path"]  # a path one refines the rule's <name>
     description: str
     schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
 
@@ -127,12 +128,11 @@ def _operation(op: Operation, path_params: list[str], endpoint: str) -> dict[str
             "description": _STATUS_TEXT.get(status, "Error"),
             "content": _content(None, problem=True),
         }
-    parameters = [
-        {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-        for p in path_params
-    ] + [
+    refined = {p.name: p for p in op.params if p.where == "path"}
+    parameters = [_path_param(name, refined.get(name)) for name in path_params] + [
         {"name": p.name, "in": p.where, "description": p.description, "schema": p.schema}
         for p in op.params
+        if p.where != "path"
     ]
     spec: dict[str, Any] = {
         "operationId": endpoint.replace(".", "_"),
@@ -153,6 +153,14 @@ def _operation(op: Operation, path_params: list[str], endpoint: str) -> dict[str
     else:
         spec["security"] = []
     return spec
+
+
+def _path_param(name: str, param: Param | None) -> dict[str, Any]:
+    """A path parameter of the rule, with its `Param` description and schema when given."""
+    spec: dict[str, Any] = {"name": name, "in": "path", "required": True}
+    if param is None:
+        return {**spec, "schema": {"type": "string"}}
+    return {**spec, "description": param.description, "schema": param.schema}
 
 
 SECURITY_SCHEMES = {
@@ -197,6 +205,7 @@ def build_spec(app: Flask, version: str = "0.1.0") -> dict[str, Any]:
         [(model, "serialization") for model in _models(app)],
         ref_template="#/components/schemas/{model}",
     )
+    _list_verdict_codes(schemas.get("$defs", {}))
     return {
         "openapi": "3.1.0",
         "info": {
@@ -211,6 +220,13 @@ def build_spec(app: Flask, version: str = "0.1.0") -> dict[str, Any]:
         },
         "security": [{"bearer": []}],
     }
+
+
+def _list_verdict_codes(schemas: dict[str, Any]) -> None:
+    """`Verdict.code` is one of the catalog's codes (the contract's table): said as an enum."""
+    code = schemas.get("Verdict", {}).get("properties", {}).get("code")
+    if code is not None:
+        code["enum"] = [entry.code for entry in catalog()]
 
 
 class OpenApiDocument:

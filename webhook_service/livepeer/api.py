@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 
 from webhook_service.config import Secret, Settings
+from webhook_service.config.parse import redact_tokens
 from webhook_service.livepeer.facts import (
     ApiSession,
     ApiWebhook,
@@ -273,9 +274,6 @@ class LivepeerApi:
         return Reply(data=data, next_url=next_url, status=status)
 
     def _redact(self, text: str, secret: str | None) -> str:
-        """Transport errors are fixed phrases today; this keeps keys out if that ever changes."""
-        for value in (self._key.reveal(), secret):
-            if value:
-                text = text.replace(value, "[redacted]")
-                text = text.replace(quote(value, safe=""), "[redacted]")
-        return text
+        """Livepeer's error texts may quote what was sent (auth.ts: "no token <key> found"):
+        the API key and a compared stream key never reach an error string."""
+        return redact_tokens(text, (self._key.reveal(), secret or ""))
