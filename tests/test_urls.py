@@ -7,7 +7,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from webhook_service.urls import UNPARSEABLE, normalise_url, redact_url, same_url
+from webhook_service.urls import (
+    UNPARSEABLE,
+    non_global_kind,
+    normalise_url,
+    path_segment,
+    redact_url,
+    same_url,
+    split_host_port,
+)
 
 URL = "https://hooks.example.com/webhooks/livepeer"
 
@@ -79,3 +87,74 @@ def test_any_text_is_handled_without_raising(text):
     assert normalise_url(text) is None or isinstance(normalise_url(text), str)
     shown = redact_url(text)
     assert isinstance(shown, str) and "?" not in shown and "#" not in shown
+
+
+@pytest.mark.parametrize(
+    ("value", "segment"),
+    [
+        ("pb-123_abc", "pb-123_abc"),
+        ("../../admin?x=", "%2E%2E%2F%2E%2E%2Fadmin%3Fx%3D"),
+        (".", "%2E"),
+        ("..", "%2E%2E"),
+        ("a/b?c#d e", "a%2Fb%3Fc%23d%20e"),
+        ("%2e%2E", "%252e%252E"),
+        ("x\r\ny", "x%0D%0Ay"),
+        ("ü", "%C3%BC"),
+    ],
+)
+def test_path_segment(value, segment):
+    """Everything that could end, climb or leave a path segment is percent-encoded, dots too
+    (urllib3 resolves `.` and `..` segments); plain ids are unchanged."""
+    assert path_segment(value) == segment
+
+
+@given(st.text(max_size=50))
+def test_a_path_segment_is_always_one_segment(value):
+    """Whatever a delivery holds, its segment has no `/`, `?`, `#`, dot or control character."""
+    segment = path_segment(value)
+    assert not set(segment) & set("/?#.\\ \r\n\t")
+    assert segment.isascii() and segment.isprintable()
+
+
+@pytest.mark.parametrize(
+    ("entry", "parsed"),
+    [
+        ("livepeer.studio", ("livepeer.studio", None)),
+        ("LivePeer.Studio.", ("livepeer.studio", None)),
+        ("cdn.example:8443", ("cdn.example", 8443)),
+        ("localhost:1", ("localhost", 1)),
+    ],
+)
+def test_split_host_port(entry, parsed):
+    """An allow-list entry is a lower-case name without its trailing dot, and maybe a port."""
+    assert split_host_port(entry) == parsed
+
+
+@pytest.mark.parametrize(
+    "entry",
+    ["", "https://x.example", "x.example/", "x.example:0", "x.example:65536", "x:y", "[::1]"],
+)
+def test_split_host_port_refuses_anything_else(entry):
+    """Schemes, paths, bad ports and IPv6 literals are not allow-list entries."""
+    with pytest.raises(ValueError, match="host"):
+        split_host_port(entry)
+
+
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [
+        ("8.8.8.8", None),
+        ("2606:4700::1111", None),
+        ("127.0.0.1", "loopback"),
+        ("::ffff:10.0.0.1", "private"),
+        ("169.254.169.254", "link-local"),
+        ("100.64.0.1", "non-global"),
+        ("192.0.2.1", "private"),
+        ("233.252.0.1", "multicast"),
+        ("2002:a9fe:a9fe::1", "link-local"),  # 6to4 of 169.254.169.254
+        ("not an address", "invalid"),
+    ],
+)
+def test_non_global_kind(address, kind):
+    """Why a probe must not connect to an address; None only for a global unicast one."""
+    assert non_global_kind(address) == kind

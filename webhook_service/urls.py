@@ -1,15 +1,18 @@
-"""URL rules every part shares (pure): when two URLs name our webhook, and how a URL is shown."""
+"""URL rules every part shares (pure): when two URLs name our webhook, how a URL is shown, how a
+value becomes one path segment, and which addresses are not public."""
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Sequence
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+from urllib.parse import SplitResult, quote, urlsplit, urlunsplit
 
 UNPARSEABLE = "<unparseable>"
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # Hostnames Livepeer treats as local without resolving them (cannon.ts checkIsLocalIp).
 LOCAL_HOSTNAMES = frozenset({"localhost", "ip6-localhost", "ip6-loopback"})
+_HOST_NAME = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*")
 
 
 def _split(url: object) -> SplitResult | None:
@@ -102,14 +105,62 @@ def why_not_public(url: str, addresses: Sequence[str] | None) -> str | None:
     return None
 
 
-def address_kind(text: str) -> str | None:
-    """The kind of non-public address `text` is, None for a public one, "invalid" if no IP."""
+def path_segment(value: str) -> str:
+    """`value` as exactly one URL path segment, for any id that goes into an outbound URL.
+
+    Everything but letters, digits and `-_~` is percent-encoded: `/`, `?`, `#` and `%` could
+    end the segment or the path, and dots are encoded too, as urllib3 resolves `.` and `..`
+    segments (`../../admin?x=` would otherwise climb out of `/hls/`).
+    """
+    return quote(value, safe="", errors="surrogatepass").replace(".", "%2E")
+
+
+def split_host_port(entry: str) -> tuple[str, int | None]:
+    """A `PROBE_ALLOWED_HOSTS` entry, `host` or `host:port`, as (host, port or None).
+
+    The host is lower-cased without leading or trailing dots; a scheme, a path, an IPv6
+    literal or a port outside 1-65535 raises ValueError (ending the sentence "... must be").
+    """
+    host, colon, port = entry.strip().lower().partition(":")
+    host = host.strip(".")
+    good_port = not colon or (port.isascii() and port.isdigit() and 0 < int(port) < 65536)
+    if not _HOST_NAME.fullmatch(host) or not good_port:
+        raise ValueError(f"must be host names, each optionally with :port, got {entry!r}")
+    return host, int(port) if colon else None
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address `text` names (an IPv4-mapped IPv6 one as IPv4), None if it is none."""
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
-        return "invalid"
+        return None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is loopback too
+        return address.ipv4_mapped  # ::ffff:127.0.0.1 is loopback too
+    return address
+
+
+def non_global_kind(text: str) -> str | None:
+    """Why a probe must not connect to the address `text`, None for a global unicast one.
+
+    The kinds of `address_kind`, or "non-global" for any other address not globally reachable
+    (shared 100.64.0.0/10 and the like); a 6to4 address is judged by the IPv4 address
+    it carries.
+    """
+    kind = address_kind(text)
+    address = _ip(text)
+    if kind is not None or address is None:
+        return kind
+    if isinstance(address, ipaddress.IPv6Address) and address.sixtofour is not None:
+        return non_global_kind(str(address.sixtofour))
+    return None if address.is_global else "non-global"
+
+
+def address_kind(text: str) -> str | None:
+    """The kind of non-public address `text` is, None for a public one, "invalid" if no IP."""
+    address = _ip(text)
+    if address is None:
+        return "invalid"
     # Loopback, link-local and unspecified are also "private": name the precise kind first.
     kinds = (
         ("loopback", address.is_loopback),

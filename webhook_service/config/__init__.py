@@ -93,13 +93,15 @@ class Settings:
     livepeer_api_url: str = setting(
         "LIVEPEER_API_URL",
         parse.http_url,
-        "Livepeer API base",
+        "Livepeer API base; its exact host and port are trusted as configured (no address "
+        "check: it may be a private address)",
         default="https://livepeer.studio/api",
     )
     livepeer_playback_url: str = setting(
         "LIVEPEER_PLAYBACK_URL",
         parse.http_url,
-        "HLS base when playback info is unavailable (`{base}/hls/{playbackId}/index.m3u8`)",
+        "HLS base when playback info is unavailable (`{base}/hls/{playbackId}/index.m3u8`, the "
+        "id encoded as one path segment); its exact host and port are trusted as configured",
         default="https://livepeercdn.studio",
     )
     public_url: str | None = setting(
@@ -135,8 +137,13 @@ class Settings:
     )
     probe_allowed_hosts: tuple[str, ...] = setting(
         "PROBE_ALLOWED_HOSTS",
-        parse.hosts,
-        "host suffixes probes may follow redirects to, besides the API and playback hosts",
+        parse.allowed_hosts,
+        "host suffixes probes may follow redirects to, besides the API and playback hosts; "
+        "`host` allows port 443 only, `host:port` that port. A host under a suffix is "
+        "resolved once and contacted at that address only if every address it resolves to is "
+        "global (never loopback, private, link-local or the like). The exact host:port of "
+        "`LIVEPEER_API_URL`, `LIVEPEER_PLAYBACK_URL` and of the gateway `ai-check --gateway` "
+        "names are trusted as configured",
         default=("livepeer.studio", "livepeercdn.studio", "lp-playback.studio"),
     )
     stream_retention_days: int = setting(

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, dataclass_transform, overload
 from urllib.parse import quote
 
+from webhook_service.urls import split_host_port
+
 T = TypeVar("T")
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 
@@ -93,6 +95,12 @@ def flag(raw: str) -> bool:
 
 def hosts(raw: str) -> tuple[str, ...]:
     return tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+
+
+def allowed_hosts(raw: str) -> tuple[str, ...]:
+    """PROBE_ALLOWED_HOSTS: comma-separated `host` or `host:port` entries, normalised."""
+    entries = (split_host_port(part) for part in raw.split(",") if part.strip())
+    return tuple(f"{host}:{port}" if port else host for host, port in entries)
 
 
 def secrets(raw: str) -> tuple[Secret, ...]:

@@ -25,6 +25,7 @@ from webhook_service.livepeer.facts import HttpResult
 from webhook_service.livepeer.probe import Prober
 from webhook_service.livepeer.results import ApiResult, StreamResult
 from webhook_service.store import StorageError, Store
+from webhook_service.urls import path_segment
 
 T = TypeVar("T")
 DIAGNOSIS_SECONDS = 9.0
@@ -69,7 +70,8 @@ class Sources:
         )
         if info.value and info.value.hls_url and self.prober.is_allowed(info.value.hls_url):
             return info.value.hls_url
-        return f"{self.settings.livepeer_playback_url}/hls/{playback_id}/index.m3u8"
+        # The id comes from a delivery or the API: one encoded segment, so the path stays put.
+        return f"{self.settings.livepeer_playback_url}/hls/{path_segment(playback_id)}/index.m3u8"
 
     def close(self) -> None:
         """Stop the pool (waiting calls are cancelled) and close the HTTP connections."""

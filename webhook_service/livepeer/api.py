@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from webhook_service.config import Secret, Settings
 from webhook_service.config.parse import redact_tokens
@@ -45,7 +45,7 @@ from webhook_service.livepeer.shapes import (
     parse_stream,
     parse_webhook,
 )
-from webhook_service.urls import same_url
+from webhook_service.urls import path_segment, same_url
 
 T = TypeVar("T")
 
@@ -215,9 +215,8 @@ class LivepeerApi:
         """The API URL for these path segments, or None when one is empty (a missing id)."""
         if not all(segments):
             return None  # "/stream/" would list streams instead of failing
-        # Ids come from operators and URLs: quote every character that could change the path,
-        # dots included (urllib3 resolves "/../" segments).
-        path = "/".join(quote(s, safe="").replace(".", "%2E") for s in segments)
+        # Ids come from operators, deliveries and URLs: each is one segment, whatever it holds.
+        path = "/".join(path_segment(s) for s in segments)
         return f"{self.base_url}/{path}" + (f"?{urlencode(query)}" if query else "")
 
     def _on_api(self, url: str) -> str | None:

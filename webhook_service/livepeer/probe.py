@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.client import HTTPException
 from urllib.parse import urljoin
 
@@ -22,9 +22,10 @@ from urllib3.exceptions import (
     SSLError,
 )
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
+from urllib3.util import parse_url
 
 from webhook_service.config import Settings
-from webhook_service.livepeer.allowlist import AllowList, origin
+from webhook_service.livepeer.allowlist import AddressError, AllowList, connection_to, origin
 from webhook_service.livepeer.facts import HttpResult
 from webhook_service.urls import redact_url
 
@@ -102,7 +103,7 @@ class Prober:
         self._pool.clear()
 
     def is_allowed(self, url: str) -> bool:
-        """Whether a probe may contact this URL's host."""
+        """Whether a probe may contact this URL's host and port (addresses: when connecting)."""
         return self._allowed.allows(url)
 
     def fetch(
@@ -152,13 +153,16 @@ class Prober:
             except _Failure as failure:
                 return self._failed(current, str(failure), hops, started)
             if location is None:
-                return self._finished(response, current, hops, started)
-            target = _join(current, location)
+                return _ended(response, current, hops, started)
+            try:
+                target = urljoin(current, location)
+            except ValueError:
+                target = ""  # not allowed, so reported as a disallowed redirect
             if not self.is_allowed(target):
-                host = origin(target)
-                name = host[1] if host else "an invalid URL"
-                error = f"redirect to a disallowed host: {name}"
-                return self._failed(current, error, hops, started)
+                name = (origin(target) or ("", "an invalid URL"))[1]
+                return self._failed(
+                    current, f"redirect to a disallowed host: {name}", hops, started
+                )
             if response.result.status in {301, 302, 303} and method not in {"GET", "HEAD"}:
                 method, body = "GET", None  # what browsers and Livepeer's clients do
             if origin(target) != origin(current):
@@ -178,26 +182,7 @@ class Prober:
         max_bytes: int,
     ) -> tuple[ProbeResponse, str | None]:
         """One request without redirects: the response and its redirect target, if any."""
-        if not self.is_allowed(url):
-            host = origin(url)
-            raise _Failure(f"host not allowed: {host[1]}" if host else "invalid URL")
-        timeout = min(self.call_timeout, deadline - time.monotonic())
-        if timeout <= 0:
-            raise _Failure("deadline exceeded")
-        call_end = time.monotonic() + timeout
-        try:
-            raw = self._pool.request(
-                method,
-                url,
-                headers=dict(headers),
-                body=body,
-                timeout=urllib3.Timeout(connect=timeout, read=timeout),
-                retries=False,
-                redirect=False,
-                preload_content=False,
-            )
-        except (HTTPError, HTTPException, OSError, ValueError) as exc:
-            raise _Failure(_describe(exc)) from None
+        raw, call_end = self._open(method, url, headers, body, deadline)
         complete = False
         try:
             location = raw.headers.get("Location") if raw.status in _REDIRECTS else None
@@ -218,35 +203,55 @@ class Prober:
                 raw.close()  # an unread remainder would poison a reused connection
             raw.release_conn()
 
+    def _open(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        deadline: float,
+    ) -> tuple[urllib3.BaseHTTPResponse, float]:
+        """Send the request to the address allowed for its host: the response, unread, and the
+        `time.monotonic()` value by which its body must be read."""
+        target = self._allowed.target(url)
+        if target is None:
+            host = origin(url)
+            raise _Failure(f"host not allowed: {host[1]}" if host else "invalid URL")
+        timeout = min(self.call_timeout, deadline - time.monotonic())
+        if timeout <= 0:
+            raise _Failure("deadline exceeded")
+        call_end = time.monotonic() + timeout
+        try:
+            pool, pinned = connection_to(self._pool, target)  # a suffix host: its one DNS lookup
+            raw = pool.urlopen(
+                method,
+                parse_url(url).request_uri,
+                headers={**headers, **pinned},
+                body=body,
+                timeout=urllib3.Timeout(connect=timeout, read=timeout),
+                retries=False,
+                redirect=False,
+                assert_same_host=False,
+                preload_content=False,
+            )
+        except AddressError as refused:
+            raise _Failure(str(refused)) from None
+        except (HTTPError, HTTPException, OSError, ValueError) as exc:
+            raise _Failure(_describe(exc)) from None
+        return raw, call_end
+
     @staticmethod
     def _failed(url: str, error: str, redirects: int, started: float) -> ProbeResponse:
-        elapsed = (time.monotonic() - started) * 1000
-        result = HttpResult(
-            url=redact_url(url), error=error, redirects=redirects, elapsed_ms=elapsed
-        )
-        return ProbeResponse(result)
-
-    @staticmethod
-    def _finished(
-        response: ProbeResponse, url: str, redirects: int, started: float
-    ) -> ProbeResponse:
-        r = response.result
-        result = HttpResult(
-            url=redact_url(url),
-            status=r.status,
-            body=r.body,
-            content_type=r.content_type,
-            redirects=redirects,
-            elapsed_ms=(time.monotonic() - started) * 1000,
-        )
-        return ProbeResponse(result, response.headers, response.content, response.truncated)
+        return _ended(ProbeResponse(HttpResult(url=url, error=error)), url, redirects, started)
 
 
-def _join(base: str, location: str) -> str:
-    try:
-        return urljoin(base, location)
-    except ValueError:
-        return ""  # not allowed, so reported as a disallowed redirect
+def _ended(response: ProbeResponse, url: str, redirects: int, started: float) -> ProbeResponse:
+    """The probe's answer: its last URL without query or credentials, hops and time taken."""
+    elapsed_ms = (time.monotonic() - started) * 1000
+    shown = replace(
+        response.result, url=redact_url(url), redirects=redirects, elapsed_ms=elapsed_ms
+    )
+    return replace(response, result=shown)
 
 
 def _read_bounded(

@@ -6,6 +6,7 @@ import functools
 import json
 import logging
 import math
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +14,13 @@ from typing import Any
 # LogRecord attributes that are not worth a field in every line.
 _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 # One encoder for every line: json.dumps builds a new one per call when given `default`.
+# Its ensure_ascii (the default) escapes every control character and line separator: a JSON
+# line is one line whatever its fields hold.
 _encode = json.JSONEncoder(default=str).encode
+# What a text line shows escaped: C0 and C1 controls, DEL, the Unicode line and paragraph
+# separators (str.splitlines and some viewers break lines there too), and the backslash.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\\\\]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
 
 
 @functools.lru_cache(maxsize=4)
@@ -51,17 +58,51 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """Human-readable lines; `extra` fields follow the message as key=value."""
+    """Human-readable lines; `extra` fields follow the message as key=value.
+
+    A record is one line whatever its fields hold: control characters (CR, LF, ESC, ...) and
+    Unicode line separators are shown as escapes, and a backslash is doubled, so a request
+    path cannot write a line of its own or fake an escape. A traceback keeps its lines, each
+    indented under the record's line, so none of them can pass for a record.
+    """
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
+        record.message = escape_controls(record.getMessage())
+        record.asctime = self.formatTime(record, self.datefmt)
+        text = self.formatMessage(record)
         extras = [
-            f"{k}={v}" for k, v in vars(record).items() if k not in _STANDARD and k[:1] != "_"
+            f"{escape_controls(str(k))}={escape_controls(str(v))}"
+            for k, v in vars(record).items()
+            if k not in _STANDARD and k[:1] != "_"
         ]
-        return f"{text} {' '.join(extras)}" if extras else text
+        if extras:
+            text = f"{text} {' '.join(extras)}"
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        for block in (record.exc_text, record.stack_info and self.formatStack(record.stack_info)):
+            if block:
+                text += "".join(f"\n    {escape_controls(line)}" for line in block.splitlines())
+        return text
+
+
+def escape_controls(text: str) -> str:
+    """`text` with each control character and line separator as a visible escape (`\\n`,
+    `\\x1b`, `\\u2028`) and each backslash doubled; `text` itself when it has none."""
+    if _UNSAFE.search(text) is None:
+        return text
+    return _UNSAFE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    named = _NAMED.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def make_formatter(fmt: str) -> logging.Formatter:
