@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_wheel_contains_the_whole_package(tmp_path):
-    """A non-editable wheel has every module under webhook_service/ and the console script."""
+    """A non-editable wheel has every module under webhook_service/, the status page's files
+    and the console script."""
     subprocess.run(
         [
             sys.executable,
@@ -29,9 +30,12 @@ def test_wheel_contains_the_whole_package(tmp_path):
     )
     [wheel] = tmp_path.glob("livepeer_webhooks-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    sources = {str(p.relative_to(ROOT)) for p in (ROOT / "webhook_service").rglob("*.py")} | {
+    package = ROOT / "webhook_service"
+    page = {p for p in (package / "http" / "status_page").iterdir() if p.is_file()}
+    sources = {str(p.relative_to(ROOT)) for p in {*package.rglob("*.py"), *page}} | {
         "webhook_service/py.typed"
     }
+    assert len(page) >= 3, page
     assert sources <= names, sources - names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()

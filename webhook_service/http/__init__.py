@@ -16,6 +16,7 @@ from webhook_service.http import (
     ingest,
     metrics,
     reconcile,
+    status,
 )
 from webhook_service.http.openapi import OpenApiDocument
 from webhook_service.http.proxy import ForwardedFor
@@ -25,7 +26,16 @@ from webhook_service.store import Store
 from webhook_service.store.retention import Sweeper
 from webhook_service.telemetry.metrics import STREAMS_FORGOTTEN
 
-BLUEPRINTS = (ingest.bp, api.bp, diagnosis.bp, ai.bp, reconcile.bp, health.bp, metrics.bp)
+BLUEPRINTS = (
+    ingest.bp,
+    api.bp,
+    diagnosis.bp,
+    ai.bp,
+    reconcile.bp,
+    health.bp,
+    metrics.bp,
+    status.bp,
+)
 
 
 def init_app(app: Flask, registry: svcs.Registry, settings: Settings, store: Store) -> None:
