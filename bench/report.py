@@ -24,6 +24,11 @@ def _lagged(run: dict[str, Any]) -> bool:
     return bool(run.get("dispatch_lag_p99_ms", 0) > 2.0)
 
 
+def _server(m: dict[str, Any]) -> str:
+    """gunicorn's version, worker class and sizing (results before issue 16 name no class)."""
+    return f"gunicorn {m['gunicorn']} {m.get('worker', 'gthread')} {m['workers']}x{m['threads']}"
+
+
 def verdicts(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Each issue-6 target: the measured value, the target and whether it was met."""
     parts = result["parts"]
@@ -75,6 +80,13 @@ def verdicts(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "target": "< 128 KiB realistic; < 1.25 MiB with 8 KiB payloads",
             "met": realistic < 128 * 1024 and worst_case < 1.25 * 1024 * 1024,
         }
+    for run in (parts.get("slow_clients") or {}).get("runs", []):
+        if run["slow_connections"]:
+            out[f"slow_clients_{run['slow_connections']}_p99_ms"] = {
+                "value": run["p99_ms"],
+                "target": f"< {run['target_p99_ms']:.0f}, every delivery 200",
+                "met": run["p99_ms"] < run["target_p99_ms"] and not run["not_200"],
+            }
     if iso := parts.get("isolation"):
         out["isolation_p99_ratio"] = {
             "value": iso["p99_ratio"],
@@ -97,6 +109,7 @@ def errors(result: dict[str, Any]) -> int:
                 total += run["errors"]
     if iso := parts.get("isolation"):
         total += iso["with"]["errors"] + iso["without"]["errors"]
+    total += sum(r["not_200"] for r in (parts.get("slow_clients") or {}).get("runs", []))
     if log := parts.get("logging"):
         total += log["with_log"]["errors"] + log["without_log"]["errors"]
     if sc := parts.get("scale"):
@@ -104,6 +117,14 @@ def errors(result: dict[str, Any]) -> int:
             total += sum(k["errors"] for k in entry["kinds"].values())
             total += sum(k["errors"] for k in entry.get("reference", {}).values())
     return total
+
+
+def slowclients_row(run: dict[str, Any]) -> str:
+    return (
+        f"   {run['slow_connections']:>4} slow (held {run['held_at_end']}, re-opened "
+        f"{run['slow_reopened']}): {run['deliveries']} deliveries, p50 {run['p50_ms']:.1f}, "
+        f"p99 {run['p99_ms']:.1f}, max {run['max_ms']:.1f} ms, not 200: {run['not_200']}"
+    )
 
 
 def render(result: dict[str, Any]) -> str:
@@ -114,7 +135,8 @@ def render(result: dict[str, Any]) -> str:
         "livepeer-webhooks bench"
         + (" (quick)" if result.get("args", {}).get("quick") else "")
         + f" - {m['nproc']} cores {m['cpu']}, Python {m['python']}, Redis {m.get('redis')}, "
-        f"gunicorn {m['gunicorn']} gthread {m['workers']}x{m['threads']}, "
+        + _server(m)
+        + ", "
         f"load avg {m['load_avg_start'][0]} -> {result.get('load_avg_end', ['?'])[0]}, "
         f"{result.get('seconds', 0):.0f} s",
     ]
@@ -235,6 +257,15 @@ def render(result: dict[str, Any]) -> str:
                 f"{iso['without_spread']:.2f}x among themselves (the machine's noise); service "
                 f"CPU {iso['server_cores']['without']} / {iso['server_cores']['with']} cores"
             )
+    if slow := parts.get("slow_clients"):
+        runs = slow["runs"]
+        lines += [
+            "",
+            f"7. Slow clients: signed deliveries, open loop at {runs[0]['rate']:.0f}/s, each on a"
+            f" new connection, while N unauthenticated connections dribble headers or a body or"
+            f" send nothing (re-opened when closed); p99 target < {slow['target_p99_ms']:.0f} ms",
+        ]
+        lines += [slowclients_row(run) for run in runs]
     if log := parts.get("logging"):
         w, wo = log["with_log"], log["without_log"]
         share = log["log_cpu_us_per_req"] / max(w["server_cpu_us_per_req"], 1)

@@ -2,8 +2,8 @@
 
 Parts (README.md explains each): 1 throughput against the bare-Flask baseline, 2 latency at
 moderate load, 3 Redis work per event, 4 scale to 100k streams and memory per stream,
-5 isolation from slow diagnoses, plus the price of the request log line and (--profile) a
-py-spy profile of ingest.
+5 isolation from slow diagnoses, 7 deliveries' latency while slow clients hold connections,
+plus the price of the request log line and (--profile) a py-spy profile of ingest.
 """
 
 from __future__ import annotations
@@ -28,10 +28,11 @@ from typing import Any
 
 import redis
 
+from webhook_service.cli.server import gunicorn_options
 from webhook_service.config import DEFAULT_KEY_PREFIX, Settings
 from webhook_service.ingest.samples import build_delivery, signed_request
 
-from . import loadgen, memory, procs, profile, redis_work, report, scale
+from . import loadgen, memory, procs, profile, redis_work, report, scale, slowclients
 from .deliveries import DeliveryFactory, now_ms, raw_request
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -62,7 +63,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated parts to skip: throughput,latency,isolation,logging,scale,memory",
+        help="comma-separated parts to skip: throughput,latency,isolation,slow_clients,logging,"
+        "scale,memory",
+    )
+    parser.add_argument(
+        "--slow-clients",
+        default="0,64,500",
+        help="slow-connection counts of part 7 (0: the reference without any)",
     )
     parser.add_argument("--profile", action="store_true", help="also profile ingest with py-spy")
     parser.add_argument(
@@ -87,6 +94,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     default_sizes = "1000,5000" if args.quick else "1000,10000,100000"
     args.sizes = [int(x) for x in (args.sizes or default_sizes).split(",")]
     args.skip = {x.strip() for x in args.skip.split(",") if x.strip()}
+    args.slow_clients = [int(x) for x in args.slow_clients.split(",") if x.strip()]
     return args
 
 
@@ -102,6 +110,7 @@ def machine() -> dict[str, Any]:
     sizing = Settings.from_env(
         {**procs.clean_env(), "LIVEPEER_WEBHOOK_SECRET": "x", "OPS_API_TOKEN": "x"}
     )
+    worker = gunicorn_options(sizing, "127.0.0.1", "json")["worker_class"]
     return {
         "nproc": os.cpu_count(),
         "cpu": cpu,
@@ -116,6 +125,7 @@ def machine() -> dict[str, Any]:
         "load_avg_start": [round(x, 2) for x in os.getloadavg()],
         "workers": sizing.web_concurrency,
         "threads": sizing.threads,
+        "worker": getattr(worker, "__name__", str(worker)),
     }
 
 
@@ -435,6 +445,26 @@ class Bench:
         }
         self.result["parts"]["isolation"] = part
 
+    # 7. Slow clients -------------------------------------------------------------------
+    def slow_clients(self) -> None:
+        """Signed deliveries' latency while N slow connections are held (bench/slowclients.py)."""
+        seconds = 5.0 if self.args.quick else 10.0
+        counts = self.args.slow_clients
+        say(
+            f"7. slow clients: {slowclients.DEFAULT_RATE:.0f} deliveries/s for {seconds:.0f} s "
+            f"with {', '.join(map(str, counts))} slow connections held"
+        )
+        runs = []
+        for count in counts:
+            row = slowclients.measure(self.service.port, self.factory, count, seconds=seconds)
+            say(slowclients.render_row("service", row))
+            runs.append(row)
+            time.sleep(slowclients.SETTLE_SECONDS)
+        self.result["parts"]["slow_clients"] = {
+            "runs": runs,
+            "target_p99_ms": slowclients.TARGET_P99_MS,
+        }
+
     # Logging cost -----------------------------------------------------------------------
     def logging_cost(self) -> None:
         """The service with and without its request log line, both started the same way
@@ -624,6 +654,7 @@ def main(argv: list[str] | None = None) -> int:
         ("throughput", bench.throughput),
         ("latency", bench.latency),
         ("isolation", bench.isolation),
+        ("slow_clients", bench.slow_clients),
         ("logging", bench.logging_cost),
         ("scale", bench.scale),
         ("memory", bench.memory),

@@ -1,4 +1,14 @@
-"""The production server: gunicorn with gthread workers, as `livepeer-webhooks serve` runs it."""
+"""The production server: gunicorn's gthread worker reading whole requests (cli/buffering.py),
+as `livepeer-webhooks serve` runs it.
+
+Why this worker (issue 16, "slow clients cannot starve ingest"): a connection that dribbles
+its headers or body, or sends nothing, costs a buffer and a socket in the worker's event loop
+instead of a request thread, so 500 of them leave signed deliveries answered in milliseconds,
+where plain gthread stopped answering with 64 of them and a per-connection read deadline only
+moved the number. gevent's worker held them too but, on the same machine, at a third of the
+throughput, and it would turn the probe pools and the bulkhead's semaphore into greenlets;
+this keeps both real threads (bench/README.md, "Slow clients", has the measurements).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +22,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger as GunicornLogger
 
+from webhook_service.cli.buffering import worker_class
 from webhook_service.config import Settings
 from webhook_service.store.embedded import EmbeddedRedis
 from webhook_service.telemetry.logs import configure_logging, dict_config
@@ -20,6 +31,9 @@ logger = logging.getLogger(__name__)
 
 # Livepeer waits 30 s for an answer; Heroku gives a dyno 30 s between SIGTERM and SIGKILL.
 GRACEFUL_TIMEOUT_SECONDS = 25
+# Connections one worker holds at once, slow ones included (gunicorn's default, named here
+# because docs/deployment.md sizes by it).
+WORKER_CONNECTIONS = 1000
 
 
 class NoAccessLog(GunicornLogger):  # type: ignore[misc]
@@ -39,9 +53,11 @@ def gunicorn_options(settings: Settings, host: str, log_format: str) -> dict[str
     return {
         "bind": f"{host}:{settings.port}",
         "workers": settings.web_concurrency,
-        # Threads, so a slow diagnosis probe blocks one thread, never a whole worker.
-        "worker_class": "gthread",
+        # Threads, so a slow diagnosis probe blocks one thread, never a whole worker; each
+        # request read whole before a thread takes it, so slow clients hold none (docstring).
+        "worker_class": worker_class(settings.max_body_bytes),
         "threads": settings.threads,
+        "worker_connections": WORKER_CONNECTIONS,
         "timeout": 30,
         "graceful_timeout": GRACEFUL_TIMEOUT_SECONDS,
         "keepalive": 5,
