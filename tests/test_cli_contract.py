@@ -51,6 +51,22 @@ def test_an_unreachable_url_is_named_without_its_credentials(runner):
     assert "s3cret" not in result.output and "t0k" not in result.output
 
 
+@pytest.mark.parametrize("argv", [["forget-stale"], ["check-config"]])
+def test_a_redis_that_does_not_answer_is_named_without_its_password(runner, argv):
+    """Exit 1 and one line naming REDIS_URL (no password) and redis-py's reason."""
+    port = free_port()
+    env = {
+        "REDIS_URL": f"redis://:pw-s3cret@127.0.0.1:{port}/0",
+        "LIVEPEER_WEBHOOK_SECRET": SECRET,
+        "OPS_API_TOKEN": "cli-contract-token-9z8y",
+    }
+    result = runner.invoke(argv, env=env)
+    assert result.exit_code == 1, result.output
+    [line] = [x for x in result.output.splitlines() if f"127.0.0.1:{port}" in x]
+    assert f"Redis at redis://127.0.0.1:{port}/0 failed: ConnectionError" in line, line
+    assert "Connection refused" in line and "s3cret" not in result.output
+
+
 def test_simulate_stops_at_the_first_refusal_and_says_why(runner, app):
     """A receiver with another secret refuses the first delivery: simulate stops there (not
     eight 401s) and names the likely cause."""

@@ -126,9 +126,10 @@ def delete_prefix(redis_url: str, prefix: str) -> None:
 class Server:
     """A `livepeer-webhooks serve` process; stderr and stdout go to files in `workdir`."""
 
-    def __init__(self, env: dict[str, str], workdir: Path) -> None:
+    def __init__(self, env: dict[str, str], workdir: Path, argv: list[str] = SERVE_ARGV) -> None:
         self.workdir = workdir
         self.env = env
+        self.argv = argv
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self.stderr_path = workdir / "server.stderr.log"
@@ -146,7 +147,7 @@ class Server:
             env = {**self.env, "PORT": str(self.port)}
             with open(self.stderr_path, "wb") as err, open(self.stdout_path, "wb") as out:
                 self.process = subprocess.Popen(
-                    SERVE_ARGV, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err
+                    self.argv, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err
                 )
             if self._wait_ready():
                 return self
@@ -247,10 +248,10 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     """A factory of started servers; every one is stopped when the test ends."""
     started: list[Server] = []
 
-    def start(env: dict[str, str]) -> Server:
+    def start(env: dict[str, str], argv: list[str] = SERVE_ARGV) -> Server:
         workdir = tmp_path / f"server{len(started)}"
         workdir.mkdir()
-        server = Server(env, workdir)
+        server = Server(env, workdir, argv)
         started.append(server)
         return server.start()
 
@@ -508,6 +509,49 @@ def test_embedded_redis_serves_and_stops_with_the_server(
     assert server.stop() == 0, server.log()[-3000:]
     assert wait_until_gone(directory, 1.0) == set()
     assert not Path(directory).exists()
+
+
+def test_serve_warns_at_start_when_redis_does_not_answer(
+    start_server: Callable[..., Server], key_prefix: str
+) -> None:
+    """A REDIS_URL nothing answers at: `serve` still starts (Redis may come up later), its
+    first lines warn naming the URL without its password and why, deliveries get 503."""
+    port = free_port()
+    password = f"pw-{uuid.uuid4().hex}"
+    server = start_server(server_env(f"redis://:{password}@127.0.0.1:{port}/0", key_prefix))
+    [warning] = [r for r in server.records() if "does not answer" in r.get("message", "")]
+    assert warning["level"] == "warning"
+    assert f"Redis at redis://127.0.0.1:{port}/0 does not answer" in warning["message"]
+    assert "Connection refused" in warning["message"], warning
+    status, body = post_delivery(server.port, f"e2e-{uuid.uuid4().hex[:12]}")
+    assert status == 503, body
+    assert request(server.port, "GET", "/readyz")[0] == 503
+    assert server.stop() == 0
+    assert password not in server.all_output()
+
+
+def test_make_run_banner_names_the_embedded_redis_other_commands_can_use(
+    start_server: Callable[..., Server], key_prefix: str
+) -> None:
+    """`dev` (what `make run` runs) prints the embedded Redis's URL; `forget-stale` given that
+    URL reaches the same Redis while the service runs."""
+    need_redis_server_binary()
+    env = server_env(None, key_prefix, LOG_FORMAT="text")
+    server = start_server(env, [str(SCRIPT), "dev"])
+    [line] = [x for x in server.stdout_path.read_text().splitlines() if "REDIS_URL " in x]
+    redis_url = line.split("=", 1)[1].split()[0]
+    assert redis_url.startswith("unix:///") and EMBEDDED_DIR_MARK in redis_url, line
+    status, body = post_delivery(server.port, f"e2e-{uuid.uuid4().hex[:12]}")
+    assert status == 200, body
+    other = subprocess.run(
+        [str(SCRIPT), "forget-stale", "--days", "1"],
+        env={**env, "REDIS_URL": redis_url},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert other.returncode == 0 and other.stdout.startswith("forgot 0 stream(s)"), other
+    assert server.stop() == 0
 
 
 def booted_workers(server: Server) -> list[int]:

@@ -14,6 +14,7 @@ import click
 
 from webhook_service.config import ConfigError, Settings
 from webhook_service.ingest.samples import signed_request
+from webhook_service.store import StorageError
 from webhook_service.urls import redact_url
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -76,6 +77,11 @@ class HttpUrl(click.ParamType):  # type: ignore[type-arg]
             shown = redact_url(text, keep_path=False) if "://" in text else text[:40]
             self.fail(f"{shown!r} is not an http(s) URL such as {default_url()}", param, ctx)
         return text
+
+
+def redis_error(settings: Settings, error: StorageError) -> str:
+    """Why Redis failed, naming REDIS_URL without its password."""
+    return f"Redis at {redact_url(settings.redis_url)} failed: {error.reason}"
 
 
 def reach_error(url: str, error: BaseException) -> str:

@@ -7,7 +7,7 @@ import time
 
 import click
 
-from webhook_service.cli.common import EXIT_FAILED, EXIT_USAGE
+from webhook_service.cli.common import EXIT_FAILED, EXIT_USAGE, redis_error
 from webhook_service.config import LOG_FORMATS, ConfigError, Settings
 from webhook_service.livepeer.api import LivepeerApi
 from webhook_service.livepeer.probe import Prober
@@ -28,7 +28,8 @@ def _check_redis(settings: Settings) -> bool:
         store = Store(connect(settings), settings.redis_key_prefix)
         store.ping()
     except StorageError as error:
-        _line(False, "redis", f"{error}; check REDIS_URL (and REDIS_SSL_CERT_REQS for rediss://)")
+        advice = "check REDIS_URL (and REDIS_SSL_CERT_REQS for rediss://)"
+        _line(False, "redis", f"{redis_error(settings, error)}; {advice}")
         return False
     _line(True, "redis", "PING answered" + (" (cluster)" if settings.redis_cluster else ""))
     return True

@@ -14,6 +14,7 @@ from webhook_service.cli.common import (
     REDIS_SETTINGS,
     fail,
     load_settings,
+    redis_error,
 )
 from webhook_service.config import Settings
 from webhook_service.livepeer.api import LivepeerApi
@@ -144,7 +145,7 @@ def reconcile(
     except ReconcileError as error:
         fail(error.detail, EXIT_FAILED if error.kind == "upstream" else EXIT_USAGE)
     except StorageError as error:
-        fail(str(error), EXIT_FAILED)
+        fail(redis_error(settings, error), EXIT_FAILED)
     _finish(summary, since, webhook_id, dry_run)
 
 

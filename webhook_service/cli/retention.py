@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from webhook_service.cli.common import EXIT_FAILED, REDIS_SETTINGS, fail, load_settings
+from webhook_service.cli.common import EXIT_FAILED, REDIS_SETTINGS, fail, load_settings, redis_error
 from webhook_service.store import StorageError, Store, connect
 from webhook_service.times import iso_from_ms, now_ms
 
@@ -54,5 +54,5 @@ def forget_stale(days: int | None, limit: int) -> None:
             if not forgotten:
                 break
     except StorageError as error:
-        fail(str(error), EXIT_FAILED)
+        fail(redis_error(settings, error), EXIT_FAILED)
     click.echo(f"forgot {total} stream(s) with no event since {iso_from_ms(now - days * DAY_MS)}")

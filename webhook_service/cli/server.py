@@ -24,8 +24,10 @@ from gunicorn.glogging import Logger as GunicornLogger
 
 from webhook_service.cli.buffering import worker_class
 from webhook_service.config import Settings
+from webhook_service.store import StorageError, Store, connect
 from webhook_service.store.embedded import EmbeddedRedis
 from webhook_service.telemetry.logs import configure_logging, dict_config
+from webhook_service.urls import redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +77,22 @@ def gunicorn_options(settings: Settings, host: str, log_format: str) -> dict[str
     }
 
 
+def _warn_unless_redis_answers(settings: Settings) -> None:
+    """One PING before the workers start, so a wrong REDIS_URL shows in the first lines."""
+    store = Store(connect(settings), settings.redis_key_prefix)
+    try:
+        store.ping()
+    except StorageError as error:
+        logger.warning(
+            "Redis at %s does not answer (%s): deliveries get 503, which Livepeer retries, and "
+            "/readyz 503 until it does; check REDIS_URL",
+            redact_url(settings.redis_url),
+            error.reason,
+        )
+    finally:
+        store.close()
+
+
 def _mark_worker_dead(_server: Any, worker: Any) -> None:
     """Gunicorn hook: drop a dead worker's live-only samples from the merged metrics."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -110,11 +128,19 @@ class GunicornApp(BaseApplication):  # type: ignore[misc]
         return self._factory()
 
 
-def serve(settings: Settings, host: str = "0.0.0.0", log_format: str = "json") -> None:
+def serve(
+    settings: Settings,
+    host: str = "0.0.0.0",
+    log_format: str = "json",
+    announce: Callable[[str], None] | None = None,
+) -> None:
     """Run gunicorn until SIGTERM/SIGINT; with no REDIS_URL, bring up an embedded Redis first.
 
     The embedded server is started before the workers fork, so all of them share it, and it is
-    stopped when gunicorn returns (or dies: see embedded_redis._die_with_parent).
+    stopped when gunicorn returns (or dies: see embedded_redis._die_with_parent). `announce`
+    is told the Redis URL in use (the embedded one's, or REDIS_URL without its password)
+    before gunicorn starts. A Redis that does not answer is logged, not fatal: it may come up
+    later, and until then deliveries get 503 and Livepeer retries them.
     """
     from webhook_service import create_app
 
@@ -128,10 +154,15 @@ def serve(settings: Settings, host: str = "0.0.0.0", log_format: str = "json") -
         embedded = EmbeddedRedis().start()
         os.environ["REDIS_URL"] = embedded.url
         logger.warning(
-            "REDIS_URL is not set: using an embedded redis-server whose data is lost when the "
-            "service stops; set REDIS_URL in production",
+            "REDIS_URL is not set: using an embedded redis-server at %s whose data is lost when "
+            "the service stops; set REDIS_URL in production",
+            embedded.url,
             extra={"redis_pid": embedded.pid},
         )
+    else:
+        _warn_unless_redis_answers(settings)
+    if announce is not None:
+        announce(embedded.url if embedded else redact_url(settings.redis_url))
     try:
         GunicornApp(gunicorn_options(settings, host, log_format), create_app).run()
     finally:

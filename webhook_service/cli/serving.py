@@ -74,29 +74,38 @@ def dev(host: str) -> None:
     os.environ.update(chosen)
     os.environ.setdefault("LOG_FORMAT", "text")
     settings = load_settings()
-    base = f"http://127.0.0.1:{settings.port}"
-    secret, token = chosen["LIVEPEER_WEBHOOK_SECRET"], chosen["OPS_API_TOKEN"]
-    click.echo(
-        "\n".join(
-            [
-                "livepeer-webhooks (development)",
-                f"  webhook URL:              {base}/webhooks/livepeer",
-                f"  LIVEPEER_WEBHOOK_SECRET = {secret}",
-                f"  OPS_API_TOKEN           = {token}",
-                f"  redis:                    {settings.redis_url or 'embedded, lost on exit'}",
-                "",
-                "Send a signed test delivery:",
-                f"  LIVEPEER_WEBHOOK_SECRET='{secret}' .venv/bin/livepeer-webhooks "
-                f"send-test-event --url {base}/webhooks/livepeer",
-                "List streams:",
-                f"  curl -H 'Authorization: Bearer {token}' {base}/api/streams",
-                "",
-            ]
-        )
-    )
     from webhook_service.cli.server import serve as run_server
 
+    def banner(redis_url: str) -> None:
+        click.echo(_banner(settings.port, chosen, redis_url, embedded=settings.redis_url is None))
+
     try:
-        run_server(settings, host=host, log_format=settings.log_format)
+        run_server(settings, host=host, log_format=settings.log_format, announce=banner)
     except EmbeddedRedisError as error:
         fail(str(error))
+
+
+def _banner(port: int, chosen: dict[str, str], redis_url: str, embedded: bool) -> str:
+    """What `make run` prints first: where to send deliveries, the secrets, where Redis is."""
+    base = f"http://127.0.0.1:{port}"
+    secret, token = chosen["LIVEPEER_WEBHOOK_SECRET"], chosen["OPS_API_TOKEN"]
+    lost = " (embedded: its data is lost when this stops)" if embedded else ""
+    return "\n".join(
+        [
+            "livepeer-webhooks (development)",
+            f"  webhook URL:              {base}/webhooks/livepeer",
+            f"  status page:              {base}/",
+            f"  LIVEPEER_WEBHOOK_SECRET = {secret}",
+            f"  OPS_API_TOKEN           = {token}",
+            f"  REDIS_URL               = {redis_url}{lost}",
+            "",
+            "Send a signed test delivery:",
+            f"  LIVEPEER_WEBHOOK_SECRET='{secret}' .venv/bin/livepeer-webhooks "
+            f"send-test-event --url {base}/webhooks/livepeer",
+            "List streams:",
+            f"  curl -H 'Authorization: Bearer {token}' {base}/api/streams",
+            "Other commands on this Redis (reconcile, forget-stale):",
+            f"  REDIS_URL='{redis_url}' .venv/bin/livepeer-webhooks forget-stale --days 30",
+            "",
+        ]
+    )

@@ -24,7 +24,15 @@ Client = redis.Redis | RedisCluster
 
 
 class StorageError(Exception):
-    """Raised when Redis is unreachable, too slow, or refuses a command."""
+    """Raised when Redis is unreachable, too slow, or refuses a command.
+
+    `reason` is the cause alone (for a message that names the Redis itself); str() is the
+    whole sentence.
+    """
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 class _Utf8:
@@ -125,7 +133,21 @@ def redis_errors() -> Iterator[None]:
                 "Redis TLS certificate verification failed (self-signed?): "
                 "set REDIS_SSL_CERT_REQS=none for Heroku Redis"
             ) from error
-        raise StorageError(f"Redis failed: {type(error).__name__}") from error
+        cause = _cause(error)
+        raise StorageError(f"Redis failed: {cause}", cause) from error
+
+
+def _cause(error: BaseException) -> str:
+    """The error's kind and, for a failure to connect or answer, redis-py's words: they name
+    the host and port (or socket) tried and why, never a password. Other errors (a refused
+    command) keep to their kind: their text may quote what was sent."""
+    kind = type(error).__name__
+    if isinstance(
+        error, redis.ConnectionError | redis.TimeoutError | RedisClusterException | OSError
+    ):
+        words = " ".join(str(error).split())[:200]
+        return f"{kind}: {words}" if words else kind
+    return kind
 
 
 def _certificate_rejected(error: BaseException) -> bool:
