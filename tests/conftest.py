@@ -13,7 +13,7 @@ import pytest
 import redis
 from fake_livepeer import FakeLivepeer
 from flask import Flask
-from helpers import CommandRunner, make_settings
+from helpers import CommandRunner, free_port, make_settings
 from redisproc import Cluster, cluster_fixture
 
 import webhook_service
@@ -113,6 +113,15 @@ def make_app() -> Iterator[Callable[..., Flask]]:
 def app(make_app, settings: Settings) -> Flask:
     """The app on this test's Redis prefix; its pools are closed afterwards."""
     return make_app(settings)
+
+
+@pytest.fixture
+def offline_app(make_app, redis_url: str, key_prefix: str) -> Flask:
+    """An app whose Livepeer API and CDN are a closed local port: diagnosis probes fail fast."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    return make_app(
+        make_settings(redis_url, key_prefix, livepeer_api_url=dead, livepeer_playback_url=dead)
+    )
 
 
 @pytest.fixture

@@ -32,6 +32,8 @@ MALFORMED = [
     ("truncated", b'{"id": "a"', "not valid UTF-8 JSON"),
     ("latin1-bytes", b'{"id": "\xff\xfe"}', "not valid UTF-8 JSON"),
     ("deep-nesting", b"[" * 100_000 + b"]" * 100_000, "not valid UTF-8 JSON"),
+    ("nested-33-deep", b'{"a":' + b"[" * 32 + b"]" * 32 + b"}", "nested more than 32 levels"),
+    ("nested-300-deep", b'{"a":' + b'{"b":' * 300 + b"1" + b"}" * 301, "nested more than 32"),
     ("huge-int", b'{"id":"a","event":"e","timestamp":' + b"9" * 5000 + b"}", "not valid"),
     ("array", b"[1, 2]", "not an object (got list)"),
     ("string", b'"stream.started"', "not an object (got str)"),

@@ -17,7 +17,6 @@ from helpers import (
     auth,
     dead_redis_url,
     delivery,
-    free_port,
     make_settings,
     now_ms,
     post_delivery,
@@ -264,16 +263,6 @@ SESSION_FIELDS = ["recordingStatus", "recordingUrl", "mp4Url", "createdAt", "las
 PAYLOAD_FIELDS = ["recordingUrl", "mp4Url", "asset", "task", "success", "target"]
 EVENTS = ["stream.started", "stream.idle", "recording.ready", "recording.waiting",
           "asset.failed", "task.failed", "asset.ready", "multistream.error"]  # fmt: skip
-
-
-@pytest.fixture
-def offline_app(make_app, redis_url, key_prefix):
-    """An app whose Livepeer API and CDN are a closed local port: diagnosis probes fail fast."""
-    dead = f"http://127.0.0.1:{free_port()}"
-    settings_ = make_settings(
-        redis_url, key_prefix, livepeer_api_url=dead, livepeer_playback_url=dead
-    )
-    return make_app(settings_)
 
 
 @settings(FUZZ, max_examples=50)

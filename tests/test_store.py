@@ -69,7 +69,9 @@ def redis_client(backend, key_prefix) -> Iterator[redis.Redis | RedisCluster]:
 
 @pytest.fixture
 def store(backend, key_prefix, redis_client):
-    return backend.store(key_prefix)
+    made = backend.store(key_prefix)
+    yield made
+    made.close()  # its sockets, else a ResourceWarning when they are collected
 
 
 def update(event="stream.started", stream_id="s1", created=T0, event_id=None, **extra):

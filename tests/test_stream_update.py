@@ -152,3 +152,46 @@ def test_record_json_is_one_valid_document_with_the_payload_last(payload):
         assert list(record)[-1] == "payload" and record["payload"] == payload
     else:
         assert "payload" not in record
+
+
+def test_numbers_json_cannot_write_are_stored_as_null():
+    """NaN and 1e400 (infinity once read) are stored as null, as JavaScript writes them: the
+    record stays strict JSON and reads back as before (the API showed them as null)."""
+    raw = (
+        b'{"id":"e1","event":"asset.updated","timestamp":%d,"createdAt":%d,'
+        b'"payload":{"a":NaN,"b":[1e400,-Infinity,{"c":2.5}],"d":"x"}}' % (MS, MS - 5)
+    )
+    record = build_update(parse_delivery(raw), received_at_ms=MS).record_json
+    assert json.loads(record, parse_constant=pytest.fail)["payload"] == {
+        "a": None,
+        "b": [None, None, {"c": 2.5}],
+        "d": "x",
+    }
+
+
+def test_session_numbers_a_double_cannot_hold_are_ignored():
+    """Session times and counts beyond 2**53 are ignored like mistyped ones: Redis's cjson
+    would read a 401-digit createdAt as infinity and fail to write the session back."""
+    update = update_for(
+        {
+            "event": "recording.ready",
+            "payload": {
+                "session": {
+                    "id": "ses",
+                    "parentId": "s",
+                    "createdAt": 10**400,
+                    "lastSeen": -(2**53) - 1,
+                    "sourceSegments": 2**53,
+                    "record": True,
+                }
+            },
+        }
+    )
+    assert json.loads(update.session_json) == {
+        "id": "ses",
+        "source_segments": 2**53,
+        "record": True,
+        "recording_status": "ready",
+    }
+    stream = update_for({"stream": {"id": "s", "createdAt": 10**20, "record": True}})
+    assert "created_at" not in stream.fields and stream.fields["record"] == "true"

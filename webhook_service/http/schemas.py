@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from webhook_service.ingest.events import MAX_DEPTH, too_deep
 from webhook_service.times import iso_from_ms
 
 
@@ -122,11 +123,17 @@ def stream_from_record(record: dict[str, Any]) -> Stream:
 
 
 def event_from_record(record: dict[str, Any]) -> Event:
-    """Build the Event shape from a stored timeline record."""
-    return Event(
-        **{
-            **record,
-            "created_at": iso_from_ms(record["created_at"]),
-            "received_at": iso_from_ms(record["received_at"]),
-        }
-    )
+    """Build the Event shape from a stored timeline record.
+
+    A payload nested deeper than ingest now accepts (stored before it refused such bodies) is
+    left out as truncated: pydantic refuses to write JSON past 254 levels, a 500 on every read.
+    """
+    shaped = {
+        **record,
+        "created_at": iso_from_ms(record["created_at"]),
+        "received_at": iso_from_ms(record["received_at"]),
+    }
+    payload = record.get("payload")
+    if isinstance(payload, dict) and too_deep(payload, MAX_DEPTH):
+        shaped.update(payload=None, payload_truncated=True)
+    return Event(**shaped)

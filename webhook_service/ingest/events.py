@@ -43,6 +43,9 @@ KNOWN_EVENTS = frozenset(
     }
 )
 MAX_STORED_PAYLOAD_BYTES = 8192
+# Containers a body may nest, itself included. Livepeer's nest about 6 deep; pydantic refuses
+# to write JSON past 254 levels, so a deeper stored payload would fail every read of it.
+MAX_DEPTH = 32
 
 
 class EventError(Exception):
@@ -144,6 +147,16 @@ def _utf8_safe(document: dict[str, Any], body: bytes) -> dict[str, Any]:
     return document
 
 
+def too_deep(value: dict[str, Any] | list[Any], room: int) -> bool:
+    """Whether `value` holds containers more than `room` levels below itself."""
+    for child in value.values() if type(value) is dict else value:
+        if (type(child) is dict or type(child) is list) and (
+            room == 0 or too_deep(child, room - 1)
+        ):
+            return True
+    return False
+
+
 def parse_delivery(body: bytes) -> Delivery:
     """Parse a raw delivery body; every failure is an EventError with a one-line reason."""
     try:
@@ -152,6 +165,9 @@ def parse_delivery(body: bytes) -> Delivery:
         raise EventError("the body is not valid UTF-8 JSON") from None
     if not isinstance(document, dict):
         raise EventError(f"the body is JSON but not an object (got {type(document).__name__})")
+    # A body with no more brackets than the limit cannot nest deeper: the walk is skipped.
+    if body.count(b"{") + body.count(b"[") > MAX_DEPTH and too_deep(document, MAX_DEPTH - 1):
+        raise EventError(f"the body is nested more than {MAX_DEPTH} levels deep")
     try:
         document = _utf8_safe(document, body)
         envelope = DeliveryEnvelope.model_validate(document)

@@ -41,7 +41,10 @@ class ApplyOutcome(Protocol):
 
 
 class EventSink(Protocol):
-    def apply(self, update: StreamUpdate) -> ApplyOutcome: ...
+    def apply(self, update: StreamUpdate) -> ApplyOutcome:
+        """Store the update. Raises EventError when its input cannot be stored (nothing is
+        written then), anything else when storage fails."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -80,5 +83,9 @@ class Receiver:
         except FreshnessError as error:
             reason = "stale" if error.reason == "stale" else "timestamp_mismatch"
             raise DeliveryRejected(error.reason, reason, error.detail, error.event) from None
-        result = self._sink.apply(build_update(delivery, received_at_ms=now_ms))
+        try:
+            result = self._sink.apply(build_update(delivery, received_at_ms=now_ms))
+        except EventError as error:  # the store refused the input, having written nothing
+            label = delivery.metric_name
+            raise DeliveryRejected("malformed", "malformed", str(error), label) from None
         return Receipt(delivery, result.duplicate)

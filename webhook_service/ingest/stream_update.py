@@ -7,6 +7,7 @@ event says, so the rules about Livepeer's payloads live in one place and are uni
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -17,6 +18,17 @@ STATE_EVENTS: dict[str, StreamState] = {"stream.started": "active", "stream.idle
 # Events that end a recording's asset: the recording check reads the latest one per asset.
 ASSET_OUTCOME_EVENTS = frozenset({"asset.failed", "task.failed", "asset.deleted"})
 POLICY_TYPES = frozenset({"public", "jwt", "webhook"})
+# The largest integer a double holds exactly (JavaScript's numbers, Redis's cjson): a time or
+# count beyond it is ignored like a mistyped one. cjson reads a longer number as infinity,
+# which it cannot write back (issue 16).
+MAX_SAFE_INTEGER = 2**53
+
+
+def _int(value: Any) -> int | None:
+    """`value` if it is an integer (not a bool) a double holds exactly, else None."""
+    if type(value) is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        return value
+    return None
 
 
 @dataclass(frozen=True)
@@ -69,11 +81,13 @@ def _stream_fields(stream: dict[str, Any] | None) -> dict[str, str]:
         ("playbackId", "playback_id", str),
         ("record", "record", bool),
         ("suspended", "suspended", bool),
-        ("createdAt", "created_at", int),
     ):
         value = stream.get(source)
-        if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        if isinstance(value, kind):
             fields[target] = json.dumps(value[:256] if isinstance(value, str) else value)
+    created_at = _int(stream.get("createdAt"))
+    if created_at is not None:
+        fields["created_at"] = json.dumps(created_at)
     fields.update(_policy(stream))
     return fields
 
@@ -99,11 +113,9 @@ def _session(delivery: Delivery) -> dict[str, Any] | None:
         "recording_status": status,
         "recording_url": _first_str(payload.get("recordingUrl"), raw.get("recordingUrl")),
         "mp4_url": _first_str(payload.get("mp4Url"), raw.get("mp4Url")),
-        "created_at": raw.get("createdAt") if isinstance(raw.get("createdAt"), int) else None,
-        "last_seen": raw.get("lastSeen") if isinstance(raw.get("lastSeen"), int) else None,
-        "source_segments": raw.get("sourceSegments")
-        if isinstance(raw.get("sourceSegments"), int)
-        else None,
+        "created_at": _int(raw.get("createdAt")),
+        "last_seen": _int(raw.get("lastSeen")),
+        "source_segments": _int(raw.get("sourceSegments")),
         "record": raw.get("record") if isinstance(raw.get("record"), bool) else None,
     }
     return {key: value for key, value in session.items() if value is not None}
@@ -125,6 +137,18 @@ def _subject_ids(payload: dict[str, Any]) -> dict[str, str]:
     return ids
 
 
+def _finite(value: Any) -> Any:
+    """`value` with NaN and infinite numbers as null, as JavaScript's JSON.stringify writes
+    them (and the API showed them): the stored record stays JSON every reader can parse."""
+    if type(value) is float and not math.isfinite(value):
+        return None
+    if type(value) is dict:
+        return {key: _finite(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_finite(item) for item in value]
+    return value
+
+
 def record_json(delivery: Delivery, received_at_ms: int) -> str:
     """The timeline entry for a delivery, as stored: identity, times, and the payload when it
     is small. The payload is encoded once (its size decides whether it is kept) and spliced in.
@@ -140,7 +164,10 @@ def record_json(delivery: Delivery, received_at_ms: int) -> str:
     payload_json = None
     if delivery.payload:
         record.update(_subject_ids(delivery.payload))
-        encoded = json.dumps(delivery.payload, separators=(",", ":"))
+        try:
+            encoded = json.dumps(delivery.payload, separators=(",", ":"), allow_nan=False)
+        except ValueError:  # NaN, or a number such as 1e400 that reads as infinity
+            encoded = json.dumps(_finite(delivery.payload), separators=(",", ":"))
         if len(encoded) <= MAX_STORED_PAYLOAD_BYTES:
             payload_json = encoded
         else:

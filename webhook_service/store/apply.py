@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from webhook_service.ingest.events import EventError
 from webhook_service.ingest.stream_update import StreamUpdate
 from webhook_service.store.base import StoreBase
 from webhook_service.store.connection import redis_errors
@@ -16,6 +17,8 @@ SESSIONS_MAX = 20
 GLOBAL_EVENTS_MAX = 10_000
 # How long an asset failure is remembered for the recording diagnosis.
 ASSET_FAILURE_TTL_SECONDS = 30 * 24 * 3600
+# The stream step's first answer when it refused its input, having written nothing.
+REFUSED = 2
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,11 @@ class Apply(StoreBase):
     """Writes of an accepted delivery: one script on a single Redis, two on a Cluster."""
 
     def apply(self, update: StreamUpdate) -> ApplyResult:
-        """Apply an event to its stream and the indexes (one script on a single Redis)."""
+        """Apply an event to its stream and the indexes (one script on a single Redis).
+
+        Raises EventError when the script refuses the input (Redis's cjson cannot hold it:
+        nothing is written, so a retry is applied), StorageError when Redis fails.
+        """
         with redis_errors():
             if update.stream_id is None:
                 return self._apply_without_stream(update)
@@ -94,12 +101,22 @@ class Apply(StoreBase):
         """One round trip: a single script applies the event to its stream and the indexes."""
         keys, args = self._stream_args(update)
         answer = self._apply_and_index(keys=[*keys, *self.keys.index], args=args)
+        _raise_if_refused(answer)
         return ApplyResult(duplicate=bool(answer[0]))
 
     def _apply_cluster(self, update: StreamUpdate) -> ApplyResult:
         """Two round trips: the stream's slot, then the global slot with what the first gave."""
         keys, args = self._stream_args(update)
-        duplicate, version, state, last_at = self._apply_stream(keys=keys, args=args)
+        answer = self._apply_stream(keys=keys, args=args)
+        _raise_if_refused(answer)
+        duplicate, version, state, last_at = answer
         index_args = [*self._global_args(update), update.stream_id or "", version, state, last_at]
         self._index_stream(keys=list(self.keys.index), args=index_args)
         return ApplyResult(duplicate=bool(duplicate))
+
+
+def _raise_if_refused(answer: list[Any]) -> None:
+    """The stream step's refusal of its input as the EventError it is (a 400, not a 503)."""
+    if answer[0] == REFUSED:
+        why = answer[1].decode() if isinstance(answer[1], bytes) else str(answer[1])
+        raise EventError(f"{why}; nothing was stored")

@@ -6,7 +6,10 @@ write a millisecond time such as 1764086400000 as "1.7640864e+12".
 
 # The stream step: applies one event to its stream, all or nothing, in the stream's hash slot.
 # Reads the stream hash once and writes it once (every redis.call costs Redis CPU on the hot
-# path: bench/README.md). K and A are the script's KEYS and ARGV:
+# path: bench/README.md). Everything it writes is computed, and cjson-encoded, before its first
+# write (the dedupe claim): input cjson refuses ends the step with nothing written, so a retry
+# is applied rather than told it is a duplicate (DESIGN.md, all or nothing). K and A are the
+# script's KEYS and ARGV:
 # K[1] stream hash   K[2] timeline zset (event id by createdAt)
 # K[3] events hash (event id -> record JSON)   K[4] claim key of this event id (expires)
 # K[5] sessions hash (session id -> session JSON)
@@ -15,10 +18,52 @@ write a millisecond time such as 1764086400000 as "1.7640864e+12".
 # or ""   A[9] session id or ""   A[10] session JSON or ""   A[11] sessions max
 # A[12] global events max   A[13] stream id   A[14..] field, value pairs of stream attributes
 # (JSON-encoded values)
-# Returns {duplicate 0|1, stream version, state, last_event_at}: what the index step needs.
+# Returns {duplicate 0|1, stream version, state, last_event_at}: what the index step needs;
+# or {2, why} when the input cannot be stored (nothing was written).
 _STREAM_STEP = """
+-- The session as it will be stored (merged with the stored one, newest event first) and the
+-- session to evict when a new one overflows the bound; or nil and why cjson refused it.
+local function session_writes(K, A, created)
+  local ok, incoming = pcall(cjson.decode, A[10])
+  if not ok or type(incoming) ~= 'table' then
+    return nil, "is no JSON object Redis's cjson reads"
+  end
+  local stored = redis.call('HGET', K[5], A[9])
+  local merged = incoming
+  if stored then
+    merged = cjson.decode(stored)
+    local newer = created >= (tonumber(merged['updated_at']) or 0)
+    for k, v in pairs(incoming) do
+      if newer or merged[k] == nil then merged[k] = v end
+    end
+  end
+  if created >= (tonumber(merged['updated_at']) or 0) then merged['updated_at'] = created end
+  local encoded
+  ok, encoded = pcall(cjson.encode, merged)
+  if not ok then return nil, "holds a value Redis's cjson cannot write back" end
+  local evict = nil
+  if not stored and redis.call('HLEN', K[5]) >= tonumber(A[11]) then
+    local all = redis.call('HGETALL', K[5])
+    local n, oldest_at = #all, nil
+    all[n + 1] = A[9]  -- the new session comes last (as HSET would add it): it may be oldest
+    for i = 1, n + 1, 2 do
+      local s = merged
+      if i <= n then s = cjson.decode(all[i + 1]) end
+      local at = tonumber(s['created_at']) or tonumber(s['updated_at']) or 0
+      if not oldest_at or at < oldest_at then evict, oldest_at = all[i], at end
+    end
+  end
+  return {encoded, evict}
+end
+
 local function apply_stream(K, A)
   local eid, created = A[1], tonumber(A[3])
+  local session = nil
+  if A[9] ~= '' then
+    local why
+    session, why = session_writes(K, A, created)
+    if not session then return {2, 'payload.session: ' .. why} end
+  end
   local h = redis.call('HMGET', K[1], 'state', 'last_event_at', 'last_event_id', 'state_at',
     'fields_at', 'last_received_at', 'last_started_at', 'last_idle_at', 'first_received_at',
     'version')
@@ -73,29 +118,9 @@ local function apply_stream(K, A)
   put('version', string.format('%d', version))
   redis.call('HSET', K[1], unpack(set))
 
-  if A[9] ~= '' then
-    local incoming = cjson.decode(A[10])
-    local stored = redis.call('HGET', K[5], A[9])
-    local merged = incoming
-    if stored then
-      merged = cjson.decode(stored)
-      local newer = created >= (tonumber(merged['updated_at']) or 0)
-      for k, v in pairs(incoming) do
-        if newer or merged[k] == nil then merged[k] = v end
-      end
-    end
-    if created >= (tonumber(merged['updated_at']) or 0) then merged['updated_at'] = created end
-    redis.call('HSET', K[5], A[9], cjson.encode(merged))
-    if redis.call('HLEN', K[5]) > tonumber(A[11]) then
-      local all = redis.call('HGETALL', K[5])
-      local oldest, oldest_at = nil, nil
-      for i = 1, #all, 2 do
-        local s = cjson.decode(all[i + 1])
-        local at = tonumber(s['created_at']) or tonumber(s['updated_at']) or 0
-        if not oldest_at or at < oldest_at then oldest, oldest_at = all[i], at end
-      end
-      redis.call('HDEL', K[5], oldest)
-    end
+  if session then
+    if session[2] ~= A[9] then redis.call('HSET', K[5], A[9], session[1]) end
+    if session[2] and session[2] ~= A[9] then redis.call('HDEL', K[5], session[2]) end
   end
   return {0, version, state, last_at}
 end
@@ -152,6 +177,7 @@ APPLY_AND_INDEX_STREAM_EVENT = (
     + _GLOBAL_STEPS
     + """
 local answer = apply_stream(KEYS, ARGV)
+if answer[1] == 2 then return answer end
 append_event(KEYS[10], KEYS[11], ARGV[1], ARGV[3], ARGV[5], ARGV[12])
 note_accepted(KEYS[12], ARGV[4])
 index_stream(KEYS[6], KEYS[7], KEYS[8], KEYS[9], ARGV[13], string.format('%d', answer[2]),
