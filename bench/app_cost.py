@@ -10,7 +10,8 @@ time per request (`time.process_time`, so waiting on Redis is excluded), alterna
 short bursts (several processes per variant, in random order each round); the estimate is
 the median of the per-round differences to the first variant, so the machine's drift cancels.
 A variant is `label[=PYTHONPATH]`, as in bench/compare.py (`baseline`: the bare-Flask app of
-the server-level baseline, for scale); gunicorn-level changes (such as the
+the server-level baseline, for scale; `naive`: its naive but careful receiver, `--floor naive`);
+gunicorn-level changes (such as the
 server's logger class) need bench/compare.py instead.
 """
 
@@ -44,11 +45,16 @@ def _worker(label: str) -> None:
     from webhook_service import create_app
     from webhook_service.telemetry.logs import configure_logging
 
-    from .baseline_app import create_baseline_app
+    from .baseline_app import create_baseline_app, create_naive_app
     from .deliveries import DeliveryFactory
 
     configure_logging("json")
-    app = create_baseline_app() if label == "baseline" else create_app()
+    if label == "baseline":
+        app = create_baseline_app()
+    elif label == "naive":
+        app = create_naive_app()
+    else:
+        app = create_app()
     import gc
 
     gc_time = [0.0, 0.0]  # total seconds in collections, start of the current one

@@ -11,15 +11,29 @@ pair prices that line with nothing else different.
 framework that reads the body and answers, and the same plus one Redis PING per request (the
 service's own client settings). No ingest, however lean, can beat the second: one Redis round
 trip per event is the contract ("a 2xx means the event is stored").
+
+`--floor naive` is "a naive but careful Flask receiver", what a competent user would write in
+an afternoon: `POST /webhooks/livepeer` reads the raw body, checks `Livepeer-Signature`
+(`t=<ms>,v1=<hex>`, v1 the HMAC-SHA256 of the raw body under LIVEPEER_WEBHOOK_SECRET, as
+Livepeer and bench/deliveries.py sign; `hmac.compare_digest`; 401 when it does not match, or
+when `t` is over WEBHOOK_TOLERANCE_SECONDS off the clock), parses the JSON (400 if it is not
+an object with a string `id`), and makes ONE pipelined round trip to Redis (the service's
+client settings): `SET dedupe:<id> 1 NX EX 86400` plus `HSET stream:<stream id>` of
+`last_event`, `last_event_at` and, for stream.started/idle, `state`; then a 200 JSON ack. No
+log line, no metrics, no scrubbing, no ordering rules. It needs REDIS_URL and
+LIVEPEER_WEBHOOK_SECRET (the one the deliveries are signed with).
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
+import hmac
 import json
 import logging
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -66,6 +80,60 @@ def create_floor_app(ping_redis: bool) -> WSGIApp:
     return app
 
 
+def create_naive_app() -> Flask:
+    """The naive but careful receiver (module docstring): verify, parse, one pipelined trip."""
+    settings = Settings.from_env(os.environ)
+    secret = settings.webhook_secrets[0].reveal().encode()
+    tolerance_ms = settings.tolerance_seconds * 1000
+    client = connect(settings)
+    states = {"stream.started": "active", "stream.idle": "idle"}
+    app = Flask(__name__)
+
+    @app.post("/webhooks/livepeer")
+    def receive() -> tuple[Response, int]:
+        body = request.get_data(cache=False)
+        parts = dict(
+            part.split("=", 1)
+            for part in request.headers.get("Livepeer-Signature", "").split(",")
+            if "=" in part
+        )
+        t, v1 = parts.get("t", ""), parts.get("v1", "")
+        expected = hmac.new(secret, body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, v1):
+            return jsonify(error="bad signature"), 401
+        if not t.isdigit() or abs(time.time() * 1000 - int(t)) > tolerance_ms:
+            return jsonify(error="stale delivery"), 401
+        try:
+            event = json.loads(body)
+            event_id = event["id"]
+        except (ValueError, TypeError, KeyError):
+            return jsonify(error="malformed delivery"), 400
+        if not isinstance(event_id, str):
+            return jsonify(error="malformed delivery"), 400
+        stream = event.get("stream")
+        stream_id = stream.get("id") if isinstance(stream, dict) else None
+        pipe = client.pipeline(transaction=False)
+        pipe.set(f"dedupe:{event_id}", 1, nx=True, ex=86400)
+        if isinstance(stream_id, str):
+            name = str(event.get("event", ""))
+            fields: dict[Any, str] = {
+                "last_event": name,
+                "last_event_at": str(event.get("createdAt", "")),
+            }
+            state = states.get(name)
+            if state:
+                fields["state"] = state
+            pipe.hset(f"stream:{stream_id}", mapping=fields)
+        claimed = pipe.execute()[0]
+        return jsonify(id=event_id, duplicate=not claimed), 200
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify(status="ok")
+
+    return app
+
+
 def create_service() -> Flask:
     from webhook_service import create_app
 
@@ -83,7 +151,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--service", action="store_true", help="the real app, not the baseline")
     parser.add_argument("--without-request-log", action="store_true", help="with --service")
-    parser.add_argument("--floor", choices=["wsgi", "redis"], help="a floor app, not Flask")
+    parser.add_argument(
+        "--floor",
+        choices=["wsgi", "redis", "naive"],
+        help="a floor app instead of the baseline (naive: the naive but careful receiver)",
+    )
     args = parser.parse_args()
     log_format = os.environ.get("LOG_FORMAT", "json")
     configure_logging(log_format)
@@ -96,6 +168,11 @@ def main() -> None:
             create_service_without_request_log if args.without_request_log else create_service
         )
         settings = Settings.from_env(os.environ)
+    elif args.floor == "naive":
+        factory = create_naive_app  # needs LIVEPEER_WEBHOOK_SECRET and REDIS_URL
+        env = {**os.environ, "OPS_API_TOKEN": "unused"}
+        os.environ.update(env)
+        settings = Settings.from_env(env)
     else:
         if args.floor:
             factory = functools.partial(create_floor_app, args.floor == "redis")

@@ -268,13 +268,16 @@ def start_baseline(
     workdir: Path, code_path: str | None = None, floor: str | None = None, redis_url: str = ""
 ) -> Proc:
     """bench/baseline_app.py under the same gunicorn options as the service; with `floor`
-    ("wsgi" or "redis", which needs `redis_url`) one of its floor apps instead of Flask."""
+    ("wsgi", or "redis" or "naive", which need `redis_url`) one of its floor apps instead of
+    the bare Flask app ("naive" verifies deliveries signed with SECRET)."""
     port = free_port()
     argv = [sys.executable, "-m", "bench.baseline_app", *(["--floor", floor] if floor else [])]
     pythonpath = os.pathsep.join(filter(None, [code_path, str(REPO_ROOT)]))
     env = clean_env(PORT=str(port), LOG_FORMAT="json", PYTHONPATH=pythonpath)
-    if floor == "redis":
+    if floor in ("redis", "naive"):
         env["REDIS_URL"] = redis_url
+    if floor == "naive":
+        env["LIVEPEER_WEBHOOK_SECRET"] = SECRET
     name = f"floor-{floor}" if floor else "baseline"
     proc = Proc(name, argv, env, workdir / f"{name}.log")
     proc.port = port

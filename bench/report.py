@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-FLOOR_NAMES = {"wsgi": "floor: bare WSGI", "redis": "floor: WSGI + 1 PING"}
+FLOOR_NAMES = {
+    "wsgi": "floor: bare WSGI",
+    "redis": "floor: WSGI + 1 PING",
+    "naive": "naive receiver",
+}
 
 
 def _ok(passed: bool | None) -> str:
@@ -167,10 +171,17 @@ def render(result: dict[str, Any]) -> str:
                 + ", ".join(f"{FLOOR_NAMES[k].split(': ')[1]} {v:.2f}" for k, v in floors.items())
                 + " (the most any ingest could reach with its one Redis round trip: see README)"
             )
-        if ping_floor := tp.get("floor_redis"):
+        if "ping_floor_ratio" in tp:
             lines.append(
-                f"   service / WSGI + 1 PING: {s['rps'] / ping_floor['rps']:.2f} req/s "
-                "(against the fastest ingest that keeps the contract's one round trip)"
+                f"   service / WSGI + 1 PING: {tp['ping_floor_ratio']:.2f} req/s "
+                f"(target >= {tp['target_ping_floor_ratio']}; the fastest ingest that keeps the "
+                "contract's one round trip)"
+            )
+        if "naive_ratio" in tp:
+            lines.append(
+                f"   service / naive receiver: {tp['naive_ratio']:.2f} req/s "
+                f"(target >= {tp['target_naive_ratio']}, stretch {tp['stretch_naive_ratio']}; "
+                "HMAC, JSON, SET NX + HSET pipelined)"
             )
         lines.append(
             f"   wrk used {100 * s['wrk_cores']:.0f}% (service) / {100 * b['wrk_cores']:.0f}% "

@@ -41,7 +41,14 @@ TARGET_P99_MS = 10.0
 TARGET_SCALE_RATIO = 1.2
 TARGET_ISOLATION = 1.5
 # Floors measured beside the baseline (bench/baseline_app.py): no framework; and one Redis PING.
-FLOORS = ("wsgi", "redis")
+# "naive" is not a floor but what a user would write instead (bench/baseline_app.py): it runs
+# beside the floors, under the same gunicorn options, on the floors' Redis.
+FLOORS = ("wsgi", "redis", "naive")
+# Ingest against the naive receiver: at least this (issue 16), and the stretch goal.
+TARGET_NAIVE_RATIO = 1.0
+STRETCH_NAIVE_RATIO = 1.2
+# Ingest against the one-PING floor: at least this.
+TARGET_PING_FLOOR_RATIO = 0.6
 REFERENCE_PREFIX = "ref"
 
 
@@ -247,8 +254,14 @@ class Bench:
 
     def _service_requests(self, rate: float, seconds: float) -> Callable[[], list[bytes]]:
         """A maker of enough fresh deliveries for `seconds` at up to 1.5 x `rate`."""
+        return self._fresh_requests(self.service, rate, seconds)
+
+    def _fresh_requests(
+        self, proc: procs.Proc, rate: float, seconds: float
+    ) -> Callable[[], list[bytes]]:
+        """A maker of enough fresh deliveries to `proc` for `seconds` at up to 1.5 x `rate`."""
         count = int(rate * seconds * 1.5) + 2000
-        return lambda: self.factory.requests(self.service.port, count)
+        return lambda: self.factory.requests(proc.port, count)
 
     def throughput(self) -> None:
         args = self.args
@@ -256,9 +269,12 @@ class Bench:
         base_requests = self.factory.requests(self.baseline.port, 20_000)  # may repeat: no dedupe
         self._wrk(self.baseline, base_requests, 2, balance=False)  # warm-up
         self._wrk(self.service, self._service_requests(3000, 2), 2, balance=False)
-        floor_requests = {
+        # The naive receiver verifies timestamps: it gets fresh deliveries, as the service does.
+        floor_requests: dict[str, list[bytes] | Callable[[], list[bytes]]] = {
             name: self.factory.requests(proc.port, 20_000) for name, proc in self.floors.items()
         }
+        if naive := self.floors.get("naive"):
+            floor_requests["naive"] = self._fresh_requests(naive, 3000, args.duration)
         for name, proc in self.floors.items():
             self._wrk(proc, floor_requests[name], 2, balance=False)  # warm-up
         rounds: dict[str, list[dict[str, Any]]] = {"baseline": [], "service": []}
@@ -320,6 +336,13 @@ class Bench:
             for name in self.floors
         }
         part["target_ratio"] = TARGET_RATIO
+        if "floor_naive" in part:
+            part["naive_ratio"] = round(part["service"]["rps"] / part["floor_naive"]["rps"], 3)
+            part["target_naive_ratio"] = TARGET_NAIVE_RATIO
+            part["stretch_naive_ratio"] = STRETCH_NAIVE_RATIO
+        if "floor_redis" in part:
+            part["ping_floor_ratio"] = round(part["service"]["rps"] / part["floor_redis"]["rps"], 3)
+            part["target_ping_floor_ratio"] = TARGET_PING_FLOOR_RATIO
         self.result["parts"]["throughput"] = part
         self.result["parts"]["redis_work"] = redis_work.per_event(before, after, accepted)
 
