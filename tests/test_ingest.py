@@ -29,9 +29,11 @@ CHUNKED = {"wsgi.input_terminated": True}
 
 
 def stored_keys(redis_client, key_prefix):
-    """Keys holding events or streams (the rejection counters are expected, and skipped)."""
+    """Keys holding events or streams (rejection counters and the delivery log are expected,
+    and skipped)."""
     keys = (k.decode() for k in redis_client.scan_iter(match=f"{key_prefix}:*"))
-    return sorted(k for k in keys if ":rejections:" not in k and not k.endswith("delivery-times"))
+    bookkeeping = ("delivery-times", ":deliveries", ":deliveries:unverified")
+    return sorted(k for k in keys if ":rejections:" not in k and not k.endswith(bookkeeping))
 
 
 def test_first_delivery_is_accepted(client):
@@ -127,6 +129,10 @@ def test_bad_input_is_rejected_and_nothing_is_stored(
     assert stored_keys(redis_client, key_prefix) == []
     counts, _, _ = service(client.application, Store).delivery_stats(now_ms())
     assert sum(counts.values()) == 1
+    [listed] = client.get("/api/deliveries", headers=auth()).get_json()["deliveries"]
+    expected = {400: "malformed", 401: ("bad_signature", "stale"), 413: "too_large"}[status]
+    assert listed["outcome"] in expected and listed["detail"] == response.get_json()["detail"]
+    assert listed["request_id"] == response.headers["X-Request-ID"]
     assert post_delivery(client, delivery()).status_code == 200
 
 

@@ -18,6 +18,7 @@ import redis
 from helpers import dead_redis_url, make_settings
 from redis.cluster import RedisCluster
 
+from webhook_service.ingest.delivery_log import DeliveryEntry
 from webhook_service.ingest.events import parse_delivery
 from webhook_service.ingest.stream_update import build_update
 from webhook_service.store import (
@@ -102,6 +103,7 @@ def test_key_layout_is_pinned(store, redis_client, key_prefix):
         f"{key_prefix}:{{~global}}:events",
         f"{key_prefix}:{{~global}}:event-data",
         f"{key_prefix}:{{~global}}:delivery-times",
+        f"{key_prefix}:{{~global}}:deliveries",
     }
     ttl = redis_client.ttl(f"{key_prefix}:{{s1}}:seen:e1")
     assert 24 * 3600 < ttl <= 3 * 24 * 3600
@@ -285,8 +287,7 @@ def test_index_ignores_an_older_stream_version(store, redis_client, key_prefix):
     store.apply(update("stream.idle", created=T0 + 1, event_id="b"))
     stale = update("stream.started", created=T0, event_id="a")
     store._index_stream(
-        keys=list(store.keys.index),
-        args=[*store._global_args(stale), "s1", 1, "active", T0],
+        keys=list(store.keys.index), args=store._index_args(stale, 1, "active", T0, 0)
     )
     assert [s["id"] for s in store.list_streams("idle", 10, None)[0]] == ["s1"]
     assert store.list_streams("active", 10, None)[0] == []
@@ -364,10 +365,12 @@ def test_redis_client_errors_are_wrapped():
 def test_rejections_are_counted_by_reason_over_the_last_hour(store, redis_client, key_prefix):
     """Rejections land in minute buckets that expire; stats cover the last 60 minutes only."""
     now = T0 + 30_000
-    store.record_rejection("stale", now - 61 * 60_000)
+    stale = DeliveryEntry("stale", reason="stale")
+    mismatch = DeliveryEntry("bad_signature", reason="signature_mismatch", verified=False)
+    store.record_rejection(stale, now - 61 * 60_000)
     for offset in (120_000, 1000, 0):
-        store.record_rejection("signature_mismatch", now - offset)
-    store.record_rejection("stale", now)
+        store.record_rejection(mismatch, now - offset)
+    store.record_rejection(stale, now)
     store.apply(update(created=now - 5000, event_id="ok"))
     counts, last, accepted = store.delivery_stats(now)
     assert counts == {"signature_mismatch": 3, "stale": 1}

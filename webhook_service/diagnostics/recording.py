@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from webhook_service.diagnostics.evidence import as_int, as_text
 from webhook_service.diagnostics.facts import RecordingFacts
@@ -20,9 +20,27 @@ from webhook_service.times import iso_from_ms
 # API recordingStatus values that mean "the session ended and the asset is being made":
 # recording.waiting already carries "ready", so "ready" without a URL is still processing.
 PROCESSING_STATUSES = frozenset({"waiting", "ready"})
+
 # A session whose media stopped this long before it was closed is stale: Livepeer skips its
 # recording (stream.ts STALE_SESSION_TIMEOUT, isStreamStale, triggerSessionRecordingProcessing).
 STALE_SESSION_MS = 3 * 3600 * 1000
+
+
+RecordingStatus = Literal["waiting", "ready", "failed", "deleted", "none"]
+_FINAL_STATUSES: dict[str, RecordingStatus] = {
+    "failed": "failed",
+    "deleted": "deleted",
+    "none": "none",
+}
+
+
+def shown_recording_status(status: str | None, has_url: bool) -> RecordingStatus | None:
+    """A session's recording status as the Stream answer shows it, by the diagnosis's rule:
+    "ready" only with a URL; Livepeer's "ready" or "waiting" without one is "waiting". A value
+    Livepeer does not write (api-schema.yaml session.recordingStatus) shows as None."""
+    if status in PROCESSING_STATUSES or (status is None and has_url):
+        return "ready" if has_url else "waiting"
+    return _FINAL_STATUSES.get(status) if status is not None else None
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ def init_app(app: Flask, registry: svcs.Registry, settings: Settings, store: Sto
     registry.register_value(ingest.Ingest, handler)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
-    app.before_request(ingest.count_redirected_get)
+    app.before_request(ingest.record_wrong_method)
     edge.init_app(app, {ingest.INGEST_ROUTE: handler})
     # Outermost: the edge logs the client's address, not the proxy's.
     app.wsgi_app = ForwardedFor(app.wsgi_app, settings.forwarded_allow_ips)  # type: ignore[method-assign]

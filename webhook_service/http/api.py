@@ -12,16 +12,23 @@ from webhook_service.http.auth import require_ops_token
 from webhook_service.http.errors import BadRequestError, NotFoundError
 from webhook_service.http.openapi import Param, documented
 from webhook_service.http.schemas import (
-    EventList,
+    DeliveryPage,
     EventPage,
     Stream,
     StreamPage,
+    delivery_from_log,
     event_from_record,
     stream_from_record,
+)
+from webhook_service.ingest.delivery_log import (
+    FILTER_OUTCOMES,
+    DeliveryCursorError,
+    LogPosition,
 )
 from webhook_service.ingest.events import TOKEN_PATTERN
 from webhook_service.store import StateFilter, Store
 from webhook_service.store.cursor import Cursor, CursorError, parse_limit
+from webhook_service.times import now_ms
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 bp.before_request(require_ops_token)
@@ -112,17 +119,21 @@ def get_stream(stream_id: str) -> Response:
     "A stream's events, newest createdAt first",
     "streams",
     auth="ops",
-    params=(LIMIT,),
-    response=EventList,
+    params=(LIMIT, CURSOR),
+    response=EventPage,
     errors=(400, 404, 503),
 )
 def stream_events(stream_id: str) -> Response:
-    limit, _ = _paging()
+    limit, cursor = _paging()
     store = service(Store)
-    records = store.stream_events(known_stream_id(stream_id), limit)
-    if not records and store.get_stream(stream_id) is None:
+    records, after = store.stream_event_page(known_stream_id(stream_id), limit, cursor)
+    if not records and cursor is None and store.get_stream(stream_id) is None:
         raise NotFoundError(NO_SUCH_STREAM)
-    return json_answer(EventList(events=[event_from_record(r) for r in records]))
+    page = EventPage(
+        events=[event_from_record(r) for r in records],
+        next_cursor=after.encode() if after else None,
+    )
+    return json_answer(page)
 
 
 @bp.get("/events")
@@ -140,5 +151,55 @@ def list_events() -> Response:
     page = EventPage(
         events=[event_from_record(r) for r in records],
         next_cursor=after.encode() if after else None,
+    )
+    return json_answer(page)
+
+
+@bp.get("/deliveries")
+@documented(
+    "Every request answered on the ingest route, rejected ones included, newest first",
+    "deliveries",
+    auth="ops",
+    params=(
+        Param(
+            "outcome",
+            "query",
+            "only this outcome (a livepeer_webhooks_total outcome, or wrong_method)",
+            {"type": "string", "enum": list(FILTER_OUTCOMES)},
+        ),
+        Param(
+            "stream_id",
+            "query",
+            "only deliveries of this stream (those whose signature verified)",
+            {"type": "string", "pattern": TOKEN_PATTERN},
+        ),
+        LIMIT,
+        Param(
+            "cursor",
+            "query",
+            "next_cursor of the previous page",
+            {"type": "string", "pattern": "^[0-9]{1,16}-[0-9]{1,19}[.][uv]$"},
+        ),
+    ),
+    response=DeliveryPage,
+    errors=(400, 503),
+)
+def list_deliveries() -> Response:
+    args = request.args
+    outcome = args.get("outcome") or None
+    if outcome is not None and outcome not in FILTER_OUTCOMES:
+        raise BadRequestError("outcome must be one of " + ", ".join(FILTER_OUTCOMES))
+    stream_id = args.get("stream_id") or None
+    if stream_id is not None and not _STREAM_ID.fullmatch(stream_id):
+        raise BadRequestError("stream_id must be 1-128 letters, digits, '_' or '-'")
+    try:
+        limit = parse_limit(args.get("limit"))
+        after = LogPosition.decode(args["cursor"]) if args.get("cursor") else None
+    except (CursorError, DeliveryCursorError) as error:
+        raise BadRequestError(str(error)) from None
+    found, last = service(Store).deliveries(now_ms(), limit, outcome, stream_id, after)
+    page = DeliveryPage(
+        deliveries=[delivery_from_log(logged) for logged in found],
+        next_cursor=last.encode() if last else None,
     )
     return json_answer(page)

@@ -157,9 +157,10 @@ def unexpected_error(error: BaseException) -> ServiceError:
 
 
 def storage_unavailable(error: StorageError, route: str) -> StorageUnavailableError:
-    """Count and log a Redis failure; the answer tells the client (Livepeer too) to retry."""
+    """Count and log a Redis failure (an error: nothing could be stored or read) with its
+    cause; the answer tells the client (Livepeer too) to retry."""
     REDIS_ERRORS.labels(route=route).inc()
-    logger.warning("storage unavailable: %s", error)
+    logger.error("storage unavailable on %s: %s", route, error, extra={"cause": error.reason})
     return StorageUnavailableError()
 
 

@@ -32,18 +32,23 @@ from webhook_service.http.errors import (
 )
 from webhook_service.http.openapi import Param, documented
 from webhook_service.http.schemas import IngestAck
+from webhook_service.ingest.delivery_log import (
+    REDIRECTED_GET,
+    DeliveryEntry,
+    Origin,
+    wrong_method_entry,
+)
 from webhook_service.ingest.events import DeliveryEnvelope
 from webhook_service.ingest.receiver import DeliveryRejected, Receipt, Receiver
 from webhook_service.store import StorageError, Store
 from webhook_service.store.retention import Sweeper
-from webhook_service.telemetry.requests import IngestOutcome
+from webhook_service.telemetry.requests import Exchange, IngestOutcome, request_id
 from webhook_service.times import now_ms
 
 logger = logging.getLogger(__name__)
 
 INGEST_ROUTE = "/webhooks/livepeer"
 SIGNATURE_HEADER = "Livepeer-Signature"
-REDIRECTED_GET = "redirected_get"  # the rejection reason the webhooks check reads
 _SIGNATURE_ENVIRON = "HTTP_" + SIGNATURE_HEADER.upper().replace("-", "_")  # WSGI's name for it
 _REJECTIONS: dict[str, type[ServiceError]] = {
     "bad_signature": BadSignatureError,
@@ -71,7 +76,7 @@ class Ingest:
         exchange = environ.get(EXCHANGE)
         if exchange is not None:
             exchange.ingest = outcome
-        status, body, headers = self._deliver(environ, outcome)
+        status, body, headers = self._deliver(environ, outcome, origin_of(environ))
         headers.append(("Content-Length", str(len(body))))
         start_response(STATUS_LINES[status], headers)
         if outcome.outcome == "accepted":
@@ -79,33 +84,54 @@ class Ingest:
             return ClosingIterator([body], self._sweeper.sweep_quietly)
         return [body]
 
-    def _deliver(self, environ: dict[str, Any], outcome: IngestOutcome) -> Answer:
+    def _deliver(self, environ: dict[str, Any], outcome: IngestOutcome, origin: Origin) -> Answer:
         """Read, verify, parse and store one delivery; note in `outcome` what happened."""
+        signature = environ.get(_SIGNATURE_ENVIRON)
         try:
             body = read_body(environ, self._max_body)
-            receipt = self._receiver.receive(body, environ.get(_SIGNATURE_ENVIRON), now_ms())
+            receipt = self._receiver.receive(body, signature, now_ms(), origin)
         except ServiceError as error:  # the body could not be read, or was too large
-            reason = "too_large" if isinstance(error, PayloadTooLargeError) else "malformed"
-            return self._rejected(outcome, reason, reason, error)
+            name = "too_large" if isinstance(error, PayloadTooLargeError) else "malformed"
+            entry = DeliveryEntry(
+                name, origin.request_id, origin.remote_addr, name, error.detail, verified=False
+            )
+            return self._rejected(outcome, entry, error)
         except DeliveryRejected as rejected:
             outcome.event_label = rejected.event_label
             problem = _REJECTIONS[rejected.outcome](rejected.detail)
-            return self._rejected(outcome, rejected.outcome, rejected.reason, problem)
+            return self._rejected(outcome, rejected.log_entry(origin), problem)
         except StorageError as failure:
             outcome.outcome = "storage_error"
             return _problem(storage_unavailable(failure, INGEST_ROUTE))
         return _accepted(receipt, outcome)
 
     def _rejected(
-        self, outcome: IngestOutcome, name: str, reason: str, error: ServiceError
+        self, outcome: IngestOutcome, entry: DeliveryEntry, error: ServiceError
     ) -> Answer:
-        """Note and count a refused delivery (for the `webhooks` diagnosis), then answer it."""
-        outcome.outcome, outcome.reject_reason = name, reason
-        try:
-            self._store.record_rejection(reason, now_ms())
-        except StorageError:
-            logger.warning("could not count a rejected delivery", extra={"reason": reason})
+        """Note, log and count a refused delivery (for the `webhooks` diagnosis), answer it."""
+        outcome.outcome, outcome.reject_reason = entry.outcome, entry.reason
+        outcome.reject_detail, outcome.event_id = entry.detail, entry.event_id
+        record_rejection(self._store, entry)
         return _problem(error)
+
+
+def origin_of(environ: dict[str, Any]) -> Origin:
+    """Who sent this request, as the delivery log shows it (the edge's request id)."""
+    exchange: Exchange | None = environ.get(EXCHANGE)
+    if exchange is not None:
+        return Origin(exchange.request_id, exchange.remote_addr)
+    return Origin(request_id(None), environ.get("REMOTE_ADDR"))
+
+
+def record_rejection(store: Store, entry: DeliveryEntry, counted: bool = True) -> None:
+    """Log a refused request (and count it for the webhooks check); Redis failing here only
+    loses the record, never changes the answer."""
+    try:
+        store.record_rejection(entry, now_ms(), counted)
+    except StorageError as error:
+        logger.warning(
+            "could not record a rejected delivery: %s", error, extra={"reason": entry.reason}
+        )
 
 
 def _problem(error: ServiceError) -> Answer:
@@ -122,19 +148,16 @@ def _accepted(receipt: Receipt, outcome: IngestOutcome) -> Answer:
     return 200, body, [("Content-Type", "application/json")]
 
 
-def count_redirected_get() -> None:
-    """`before_request` of the app: a GET or HEAD that carries Livepeer-Signature on the ingest
-    route is a delivery a redirect turned into a GET (cannon.ts posts with node-fetch v2, which
-    follows a 301/302/303 with a bodyless GET). Flask answers it 405 like any wrong method,
-    which Livepeer never retries; it is counted for the `webhooks` check's `redirected` row."""
-    if request.path != INGEST_ROUTE or request.method not in ("GET", "HEAD"):
+def record_wrong_method() -> None:
+    """`before_request` of the app: a request to the ingest route with another method than
+    POST is listed in the delivery log (outcome `wrong_method`). Flask answers it 405 (OPTIONS:
+    200), which Livepeer never retries. A signed GET is a redirected delivery
+    (delivery_log.wrong_method_entry), also counted for the `webhooks` check's `redirected`."""
+    if request.path != INGEST_ROUTE or request.method == "POST":
         return
-    if SIGNATURE_HEADER not in request.headers:
-        return
-    try:
-        service(Store).record_rejection(REDIRECTED_GET, now_ms())
-    except StorageError:
-        logger.warning("could not count a redirected delivery")
+    signed = SIGNATURE_HEADER in request.headers
+    entry = wrong_method_entry(request.method, signed, origin_of(request.environ))
+    record_rejection(service(Store), entry, counted=entry.reason == REDIRECTED_GET)
 
 
 @bp.post(INGEST_ROUTE)

@@ -6,16 +6,20 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from webhook_service.diagnostics.recording import RecordingStatus, shown_recording_status
+from webhook_service.ingest.delivery_log import FILTER_OUTCOMES
 from webhook_service.ingest.events import MAX_DEPTH, too_deep
+from webhook_service.store import LoggedDelivery
 from webhook_service.times import iso_from_ms
 
 
 class Session(BaseModel):
-    """One broadcast of a stream and its recording, as recording.* deliveries described it."""
+    """One broadcast of a stream and its recording, as recording.* deliveries described it.
+    `recording_status` follows the diagnosis's rule: "ready" only with a URL."""
 
     model_config = ConfigDict(extra="forbid")
     id: str
-    recording_status: str | None = None
+    recording_status: RecordingStatus | None = None
     recording_url: str | None = None
     mp4_url: str | None = None
     created_at: str | None = None
@@ -72,6 +76,26 @@ class EventPage(BaseModel):
     next_cursor: str | None
 
 
+class Delivery(BaseModel):
+    """One request answered on the ingest route, as the delivery log keeps it: never a body,
+    a header value or a secret; the event only once the signature verified."""
+
+    at: str
+    outcome: Literal[FILTER_OUTCOMES]  # type: ignore[valid-type]
+    reason: str | None
+    detail: str | None
+    event_id: str | None
+    event: str | None
+    stream_id: str | None
+    request_id: str
+    remote_addr: str | None
+
+
+class DeliveryPage(BaseModel):
+    deliveries: list[Delivery]
+    next_cursor: str | None
+
+
 class IngestAck(BaseModel):
     """The answer to an accepted delivery."""
 
@@ -101,7 +125,9 @@ def stream_from_record(record: dict[str, Any]) -> Stream:
     sessions = [
         Session(
             id=s["id"],
-            recording_status=s.get("recording_status"),
+            recording_status=shown_recording_status(
+                s.get("recording_status"), bool(s.get("recording_url") or s.get("mp4_url"))
+            ),
             recording_url=s.get("recording_url"),
             mp4_url=s.get("mp4_url"),
             created_at=iso_from_ms(s.get("created_at")),
@@ -137,3 +163,19 @@ def event_from_record(record: dict[str, Any]) -> Event:
     if isinstance(payload, dict) and too_deep(payload, MAX_DEPTH):
         shaped.update(payload=None, payload_truncated=True)
     return Event(**shaped)
+
+
+def delivery_from_log(logged: LoggedDelivery) -> Delivery:
+    """Build the Delivery shape from a delivery log entry."""
+    entry = logged.entry
+    return Delivery(
+        at=iso_from_ms(logged.position.ms) or "",
+        outcome=entry.outcome,
+        reason=entry.reason,
+        detail=entry.detail,
+        event_id=entry.event_id,
+        event=entry.event,
+        stream_id=entry.stream_id,
+        request_id=entry.request_id,
+        remote_addr=entry.remote_addr,
+    )

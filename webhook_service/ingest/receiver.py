@@ -8,6 +8,7 @@ from typing import Literal, Protocol
 
 from webhook_service.config import Secret
 from webhook_service.ingest import events, signature
+from webhook_service.ingest.delivery_log import UNKNOWN_ORIGIN, DeliveryEntry, Origin
 from webhook_service.ingest.events import Delivery, EventError, FreshnessError
 from webhook_service.ingest.signature import SignatureError
 from webhook_service.ingest.stream_update import StreamUpdate, build_update
@@ -26,13 +27,34 @@ class DeliveryRejected(Exception):
     of the metrics (`outcome`), the `webhooks` diagnosis (`reason`) and a person (`detail`)."""
 
     def __init__(
-        self, outcome: RejectedOutcome, reason: str, detail: str, event_label: str = "unknown"
+        self,
+        outcome: RejectedOutcome,
+        reason: str,
+        detail: str,
+        event_label: str = "unknown",
+        delivery: Delivery | None = None,
     ) -> None:
         super().__init__(detail)
         self.outcome: RejectedOutcome = outcome
         self.reason = reason
         self.detail = detail
         self.event_label = event_label  # the event's metric label, once it was verified
+        self.delivery = delivery  # the parsed delivery, when it verified and parsed
+
+    def log_entry(self, origin: Origin) -> DeliveryEntry:
+        """The delivery log's entry for this refusal (the event only once it verified)."""
+        delivery = self.delivery
+        return DeliveryEntry(
+            self.outcome,
+            origin.request_id,
+            origin.remote_addr,
+            self.reason,
+            self.detail,
+            delivery.id if delivery else None,
+            delivery.event if delivery else None,
+            delivery.stream_id if delivery else None,
+            verified=self.outcome != "bad_signature",
+        )
 
 
 class ApplyOutcome(Protocol):
@@ -63,8 +85,10 @@ class Receiver:
         self._tolerance = tolerance_seconds
         self._sink = sink
 
-    def receive(self, body: bytes, header: str | None, now_ms: int) -> Receipt:
-        """Verify and apply a delivery.
+    def receive(
+        self, body: bytes, header: str | None, now_ms: int, origin: Origin = UNKNOWN_ORIGIN
+    ) -> Receipt:
+        """Verify and apply a delivery; `origin` goes into its delivery log entry.
 
         Raises DeliveryRejected for every refusal, and whatever the sink raises when storage
         fails (the store's StorageError).
@@ -82,10 +106,12 @@ class Receiver:
             events.check_freshness(delivery, header_t, now_ms, self._tolerance)
         except FreshnessError as error:
             reason = "stale" if error.reason == "stale" else "timestamp_mismatch"
-            raise DeliveryRejected(error.reason, reason, error.detail, error.event) from None
+            raise DeliveryRejected(
+                error.reason, reason, error.detail, error.event, delivery
+            ) from None
         try:
-            result = self._sink.apply(build_update(delivery, received_at_ms=now_ms))
+            result = self._sink.apply(build_update(delivery, now_ms, origin))
         except EventError as error:  # the store refused the input, having written nothing
             label = delivery.metric_name
-            raise DeliveryRejected("malformed", "malformed", str(error), label) from None
+            raise DeliveryRejected("malformed", "malformed", str(error), label, delivery) from None
         return Receipt(delivery, result.duplicate)

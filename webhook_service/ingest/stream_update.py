@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from webhook_service.ingest.delivery_log import UNKNOWN_ORIGIN, Origin
 from webhook_service.ingest.events import MAX_STORED_PAYLOAD_BYTES, Delivery
 
 StreamState = Literal["active", "idle"]
@@ -51,6 +52,8 @@ class StreamUpdate:
     session_json: str | None
     # The asset an asset.failed/task.failed names: a recording's asset id is its session id.
     asset_outcome_id: str | None = None
+    # Who sent it: the delivery log entry the same script writes (no extra round trip).
+    origin: Origin = UNKNOWN_ORIGIN
 
 
 def _policy(stream: dict[str, Any]) -> dict[str, str]:
@@ -106,8 +109,8 @@ def _session(delivery: Delivery) -> dict[str, Any] | None:
     if delivery.session_id is None or not isinstance(raw, dict):
         return None
     status = _first_str(raw.get("recordingStatus"))
-    if status is None and delivery.event == "recording.ready":
-        status = "ready"
+    if status is None and delivery.event in ("recording.ready", "recording.waiting"):
+        status = delivery.event.removeprefix("recording.")
     session: dict[str, Any] = {
         "id": delivery.session_id,
         "recording_status": status,
@@ -176,7 +179,9 @@ def record_json(delivery: Delivery, received_at_ms: int) -> str:
     return head if payload_json is None else f'{head[:-1]},"payload":{payload_json}}}'
 
 
-def build_update(delivery: Delivery, received_at_ms: int) -> StreamUpdate:
+def build_update(
+    delivery: Delivery, received_at_ms: int, origin: Origin = UNKNOWN_ORIGIN
+) -> StreamUpdate:
     """Turn a delivery into the writes the store applies for it."""
     session = _session(delivery)
     outcome_asset = None
@@ -194,4 +199,5 @@ def build_update(delivery: Delivery, received_at_ms: int) -> StreamUpdate:
         session_id=delivery.session_id if session else None,
         session_json=json.dumps(session, separators=(",", ":")) if session else None,
         asset_outcome_id=outcome_asset,
+        origin=origin,
     )

@@ -19,6 +19,7 @@ from webhook_service.store.apply import (
     ApplyResult,
 )
 from webhook_service.store.connection import StorageError, close, connect
+from webhook_service.store.deliveries import DeliveryLog, LoggedDelivery
 from webhook_service.store.maintenance import RECONCILE_TTL_SECONDS, Maintenance
 from webhook_service.store.reads import REJECTION_WINDOW_MINUTES, Reads, StateFilter
 
@@ -31,6 +32,7 @@ __all__ = [
     "SESSIONS_MAX",
     "TIMELINE_MAX",
     "ApplyResult",
+    "LoggedDelivery",
     "StateFilter",
     "StorageError",
     "Store",
@@ -40,7 +42,7 @@ __all__ = [
 ]
 
 
-class Store(Apply, Reads, Maintenance):
+class Store(Apply, Reads, DeliveryLog, Maintenance):
     """Stream state, timelines, indexes and counters in Redis (key layout: store.keys)."""
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ from webhook_service.ingest.events import EventError
 from webhook_service.ingest.stream_update import StreamUpdate
 from webhook_service.store.base import StoreBase
 from webhook_service.store.connection import redis_errors
+from webhook_service.store.deliveries import VERIFIED_LOG_MAX
 
 # Livepeer retries for ~24 h and operators may resend from its log later still.
 CLAIM_TTL_SECONDS = 3 * 24 * 3600
@@ -51,11 +52,13 @@ class Apply(StoreBase):
             self.keys.event_data,
             self.keys.global_claim(update.event_id),
             self.keys.delivery_times,
+            self.keys.deliveries,
         ]
         if update.asset_outcome_id:
             keys.append(self.keys.asset_outcome(update.asset_outcome_id))
         args = [*self._global_args(update), CLAIM_TTL_SECONDS, update.event]
-        duplicate = self._apply_global(keys=keys, args=[*args, ASSET_FAILURE_TTL_SECONDS])
+        args += [ASSET_FAILURE_TTL_SECONDS, *self._origin_args(update)]
+        duplicate = self._apply_global(keys=keys, args=args)
         return ApplyResult(duplicate=bool(duplicate))
 
     def _stream_args(self, update: StreamUpdate) -> tuple[list[str], list[Any]]:
@@ -83,6 +86,7 @@ class Apply(StoreBase):
             SESSIONS_MAX,
             GLOBAL_EVENTS_MAX,
             sid,
+            *self._origin_args(update),
         ]
         for field, value in update.fields.items():
             args.extend((field, value))
@@ -97,6 +101,19 @@ class Apply(StoreBase):
             update.received_at_ms,
         ]
 
+    def _origin_args(self, update: StreamUpdate) -> list[Any]:
+        """Request id, remote address and bound of the delivery log entry the script writes."""
+        origin = update.origin
+        return [origin.request_id, origin.remote_addr or "", VERIFIED_LOG_MAX]
+
+    def _index_args(
+        self, update: StreamUpdate, version: int, state: str, last_at: Any, duplicate: int
+    ) -> list[Any]:
+        """ARGV of the cluster's index step, with what the stream step answered."""
+        sid = update.stream_id or ""
+        answered = [sid, version, state, last_at, duplicate, update.event]
+        return [*self._global_args(update), *answered, *self._origin_args(update)]
+
     def _apply_single(self, update: StreamUpdate) -> ApplyResult:
         """One round trip: a single script applies the event to its stream and the indexes."""
         keys, args = self._stream_args(update)
@@ -110,7 +127,7 @@ class Apply(StoreBase):
         answer = self._apply_stream(keys=keys, args=args)
         _raise_if_refused(answer)
         duplicate, version, state, last_at = answer
-        index_args = [*self._global_args(update), update.stream_id or "", version, state, last_at]
+        index_args = self._index_args(update, version, state, last_at, duplicate)
         self._index_stream(keys=list(self.keys.index), args=index_args)
         return ApplyResult(duplicate=bool(duplicate))
 

@@ -13,6 +13,12 @@ Layout (every key starts with the configured prefix `p`):
     p:{~global}:event-data          hash    event id -> record JSON
     p:{~global}:seen:<event>        string  dedupe claim of an event that has no stream
     p:{~global}:delivery-times      hash    "accepted" and "rejected:<reason>" -> newest time (ms)
+    p:{~global}:deliveries          stream  one entry per delivery whose signature verified
+                                            (about the last 10,000); field names in
+                                            ingest/delivery_log.py
+    p:{~global}:deliveries:unverified
+                                    stream  the other answered requests to the ingest route
+                                            (about the last 2,000): a cap of their own
     p:{~global}:rejections:<minute> hash    reason -> count in that minute; expires after 65 min
     p:{~global}:asset-failed:<a>    string  the latest event that failed or deleted asset <a> (a
                                             recording's asset id is its session id); expires
@@ -47,7 +53,7 @@ class Keys:
     def __post_init__(self) -> None:
         streams = (self.streams(None), self.streams("active"), self.streams("idle"), self.versions)
         object.__setattr__(self, "stream_index", streams)
-        index = (*streams, self.events, self.event_data, self.delivery_times)
+        index = (*streams, self.events, self.event_data, self.delivery_times, self.deliveries)
         object.__setattr__(self, "index", index)
 
     # One stream's keys (its own hash slot) ------------------------------------------------
@@ -101,6 +107,19 @@ class Keys:
     @property
     def delivery_times(self) -> str:
         return self._global("delivery-times")
+
+    @property
+    def deliveries(self) -> str:
+        """The delivery log of deliveries whose signature verified."""
+        return self._global("deliveries")
+
+    @property
+    def unverified_deliveries(self) -> str:
+        """The delivery log of everything else answered on the ingest route."""
+        return self._global("deliveries:unverified")
+
+    def delivery_log(self, verified: bool) -> str:
+        return self.deliveries if verified else self.unverified_deliveries
 
     def global_claim(self, event_id: str) -> str:
         return self._global(f"seen:{event_id}")

@@ -1,4 +1,4 @@
-"""Counters, locks and clean-up: rejections, failed logins, reconcile checkpoints, retention."""
+"""Counters, locks and clean-up: failed logins, reconcile checkpoints, retention."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ from typing import Any
 
 from webhook_service.store.base import StoreBase
 from webhook_service.store.connection import redis_errors
-from webhook_service.store.reads import REJECTION_WINDOW_MINUTES
 
-_BUCKET_TTL_SECONDS = (REJECTION_WINDOW_MINUTES + 5) * 60
 # A reconcile checkpoint outlives a weekend: long enough to resume, short enough to stay small.
 RECONCILE_TTL_SECONDS = 7 * 24 * 3600
 _APPLIED_BATCH = 500  # candidates per pipeline when asking which event ids were applied
@@ -17,16 +15,6 @@ _APPLIED_BATCH = 500  # candidates per pipeline when asking which event ids were
 
 class Maintenance(StoreBase):
     """Bounded bookkeeping beside the event data; every key here expires or is swept."""
-
-    def record_rejection(self, reason: str, now_ms: int) -> None:
-        """Count a rejected delivery by reason in this minute's bucket (one round trip)."""
-        bucket = self.keys.rejections(now_ms // 60_000)
-        with redis_errors():
-            pipe = self._client.pipeline(transaction=False)
-            pipe.hincrby(bucket, reason, 1)
-            pipe.expire(bucket, _BUCKET_TTL_SECONDS)
-            pipe.hset(self.keys.delivery_times, f"rejected:{reason}", now_ms)
-            pipe.execute()
 
     def auth_failures(self, client: str) -> tuple[int, int]:
         """(wrong /api credentials from `client` in its current window, seconds it has left)."""

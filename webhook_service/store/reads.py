@@ -41,13 +41,20 @@ class Reads(StoreBase):
         return streams
 
     def stream_events(self, stream_id: str, limit: int) -> list[dict[str, Any]]:
-        """The stream's timeline, newest createdAt first."""
+        """The newest `limit` events of the stream's timeline, newest createdAt first."""
+        return self.stream_event_page(stream_id, limit, None)[0]
+
+    def stream_event_page(
+        self, stream_id: str, limit: int, cursor: Cursor | None
+    ) -> tuple[list[dict[str, Any]], Cursor | None]:
+        """A page of the stream's timeline, newest createdAt first."""
         with redis_errors():
-            ids = self._client.zrevrange(self.keys.timeline(stream_id), 0, limit - 1)
-            if not ids:
-                return []
+            page, after = self._page(self.keys.timeline(stream_id), limit, cursor)
+            if not page:
+                return [], None
+            ids = [member for member, _ in page]
             records = self._client.hmget(self.keys.stream_events(stream_id), ids)
-        return [json.loads(r) for r in records if r is not None]
+        return [json.loads(r) for r in records if r is not None], after
 
     def list_streams(
         self, state: StateFilter, limit: int, cursor: Cursor | None

@@ -16,8 +16,9 @@ write a millisecond time such as 1764086400000 as "1.7640864e+12".
 # A[1] event id   A[2] event name   A[3] createdAt ms   A[4] received ms   A[5] record JSON
 # A[6] claim TTL s   A[7] timeline max entries   A[8] state the event sets: "active", "idle"
 # or ""   A[9] session id or ""   A[10] session JSON or ""   A[11] sessions max
-# A[12] global events max   A[13] stream id   A[14..] field, value pairs of stream attributes
-# (JSON-encoded values)
+# A[12] global events max   A[13] stream id   A[14] request id   A[15] remote address
+# A[16] delivery log max entries (A[14..16]: the global step's delivery log entry)
+# A[17..] field, value pairs of stream attributes (JSON-encoded values)
 # Returns {duplicate 0|1, stream version, state, last_event_at}: what the index step needs;
 # or {2, why} when the input cannot be stored (nothing was written).
 _STREAM_STEP = """
@@ -105,9 +106,9 @@ local function apply_stream(K, A)
     if not seen or created > seen then put(mark, A[3]) end
   end
   local fields_at = tonumber(h[5])
-  if #A > 13 and (not fields_at or created >= fields_at) then
+  if #A > 16 and (not fields_at or created >= fields_at) then
     put('fields_at', A[3])
-    for i = 14, #A do set[#set + 1] = A[i] end
+    for i = 17, #A do set[#set + 1] = A[i] end
   end
   if not h[9] then put('first_received_at', A[4]) end
   if not tonumber(h[6]) or tonumber(A[4]) > tonumber(h[6]) then
@@ -126,10 +127,12 @@ local function apply_stream(K, A)
 end
 """
 
-# The global steps, idempotent: appending an event to the global timeline (trimming the oldest
-# past the bound), noting when a delivery was last accepted (duplicates count: they arrived and
-# verified), and moving a stream's index entries. Index entries move only forward in the
-# stream's version, so two steps racing each other (cluster) cannot leave an older state.
+# The global steps, idempotent but for the delivery log: appending an event to the global
+# timeline (trimming the oldest past the bound), noting when a delivery was last accepted
+# (duplicates count: they arrived and verified), moving a stream's index entries, and the
+# delivery's entry in the delivery log (one per delivery answered, so a retry adds one). Index
+# entries move only forward in the stream's version, so two steps racing each other (cluster)
+# cannot leave an older state.
 _GLOBAL_STEPS = """
 local function append_event(zkey, hkey, eid, created, record, max)
   if redis.call('ZADD', zkey, 'NX', created, eid) == 1 then
@@ -147,6 +150,16 @@ local function note_accepted(times_key, received)
   if not last or tonumber(received) > last then
     redis.call('HSET', times_key, 'accepted', received)
   end
+end
+-- Field letters as in ingest/delivery_log.py: o outcome, e event id, n event name, s stream
+-- id, q request id, a remote address. XADD '*': Redis's clock orders the log; `~` trims in
+-- whole nodes, far cheaper than an exact bound.
+local function log_delivery(key, max, duplicate, eid, event, sid, request_id, remote)
+  local entry = {'o', duplicate and 'duplicate' or 'accepted', 'e', eid, 'n', event}
+  if sid ~= '' then entry[#entry + 1] = 's'; entry[#entry + 1] = sid end
+  if request_id ~= '' then entry[#entry + 1] = 'q'; entry[#entry + 1] = request_id end
+  if remote ~= '' then entry[#entry + 1] = 'a'; entry[#entry + 1] = remote end
+  redis.call('XADD', key, 'MAXLEN', '~', max, '*', unpack(entry))
 end
 local function index_stream(streams, active, idle, versions, sid, version, state, last_at)
   local indexed = tonumber(redis.call('HGET', versions, sid))
@@ -170,7 +183,7 @@ end
 # KEYS[1..5] and ARGV: the stream step's (above).
 # KEYS[6] streams zset (by last_event_at)  KEYS[7] active zset  KEYS[8] idle zset
 # KEYS[9] versions hash (stream id -> version indexed)  KEYS[10] events zset
-# KEYS[11] events hash  KEYS[12] delivery-times hash
+# KEYS[11] events hash  KEYS[12] delivery-times hash  KEYS[13] delivery log stream
 # Returns the stream step's answer.
 APPLY_AND_INDEX_STREAM_EVENT = (
     _STREAM_STEP
@@ -182,6 +195,7 @@ append_event(KEYS[10], KEYS[11], ARGV[1], ARGV[3], ARGV[5], ARGV[12])
 note_accepted(KEYS[12], ARGV[4])
 index_stream(KEYS[6], KEYS[7], KEYS[8], KEYS[9], ARGV[13], string.format('%d', answer[2]),
   answer[3], answer[4])
+log_delivery(KEYS[13], ARGV[16], answer[1] == 1, ARGV[1], ARGV[2], ARGV[13], ARGV[14], ARGV[15])
 return answer
 """
 )
@@ -193,34 +207,42 @@ APPLY_STREAM_EVENT = _STREAM_STEP + "\nreturn apply_stream(KEYS, ARGV)\n"
 # also run for duplicates (it heals a crash between the two round trips on Livepeer's retry).
 # KEYS[1] streams zset  KEYS[2] active zset  KEYS[3] idle zset  KEYS[4] versions hash
 # KEYS[5] events zset  KEYS[6] events hash  KEYS[7] delivery-times hash
+# KEYS[8] delivery log stream
 # ARGV[1] event id  ARGV[2] createdAt ms  ARGV[3] record JSON  ARGV[4] events max
 # ARGV[5] received ms  ARGV[6] stream id  ARGV[7] version  ARGV[8] state  ARGV[9] last_event_at
+# ARGV[10] 1 if the stream step found a duplicate  ARGV[11] event name  ARGV[12] request id
+# ARGV[13] remote address  ARGV[14] delivery log max entries
 INDEX_STREAM_EVENT = (
     _GLOBAL_STEPS
     + """
 append_event(KEYS[5], KEYS[6], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 note_accepted(KEYS[7], ARGV[5])
-return index_stream(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
+local indexed = index_stream(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[6], ARGV[7], ARGV[8],
+  ARGV[9])
+log_delivery(KEYS[8], ARGV[14], ARGV[10] == '1', ARGV[1], ARGV[11], ARGV[6], ARGV[12], ARGV[13])
+return indexed
 """
 )
 
 # Applies an event that belongs to no stream (asset.*, task.*): dedupe claim plus the global
 # timeline, in the global slot.
 # KEYS[1] events zset  KEYS[2] events hash  KEYS[3] claim key of this event id
-# KEYS[4] delivery-times hash  KEYS[5] outcome marker of the named asset (or absent)
+# KEYS[4] delivery-times hash  KEYS[5] delivery log stream
+# KEYS[6] outcome marker of the named asset (or absent)
 # ARGV[1] event id  ARGV[2] createdAt ms  ARGV[3] record JSON  ARGV[4] events max
 # ARGV[5] received ms  ARGV[6] claim TTL s  ARGV[7] event name  ARGV[8] marker TTL s
+# ARGV[9] request id  ARGV[10] remote address  ARGV[11] delivery log max entries
 # Returns 1 when the event was already applied, else 0.
 APPLY_GLOBAL_EVENT = (
     _GLOBAL_STEPS
     + """
 note_accepted(KEYS[4], ARGV[5])
-if not redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[6])
-  or redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then
-  return 1
-end
+local duplicate = not redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[6])
+  or redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1
+log_delivery(KEYS[5], ARGV[11], duplicate, ARGV[1], ARGV[7], '', ARGV[9], ARGV[10])
+if duplicate then return 1 end
 append_event(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
-if KEYS[5] then redis.call('SET', KEYS[5], ARGV[7], 'EX', ARGV[8]) end
+if KEYS[6] then redis.call('SET', KEYS[6], ARGV[7], 'EX', ARGV[8]) end
 return 0
 """
 )

@@ -21,7 +21,7 @@ from webhook_service.telemetry.metrics import (
 logger = logging.getLogger("webhook_service.request")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # The delivery fields of an ingest line, in the order they are logged.
-INGEST_FIELDS = ("outcome", "reject_reason", "event_id", "event_name")
+INGEST_FIELDS = ("outcome", "reject_reason", "reject_detail", "event_id", "event_name")
 # The `method` label's values: any other token a client sends counts as "other", or every
 # made-up method would add a series to /metrics (gunicorn passes any token to the app).
 HTTP_METHODS = frozenset(
@@ -43,6 +43,9 @@ class IngestOutcome:
 
     outcome: str | None = None
     reject_reason: str | None = None
+    # Why, in words a person can act on; for `malformed` the JSON path and the rule it broke,
+    # never the value (ingest/events.py words it).
+    reject_detail: str | None = None
     event_id: str | None = None
     event_name: str | None = None
     event_label: str = "unknown"  # the bounded `event` label of livepeer_webhooks_total
