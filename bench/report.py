@@ -43,6 +43,18 @@ def verdicts(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "target": f">= {tp['target_ratio']}",
             "met": tp["ratio"] >= tp["target_ratio"],
         }
+        if "naive_ratio" in tp:
+            out["naive_receiver_ratio"] = {
+                "value": tp["naive_ratio"],
+                "target": f">= {tp['target_naive_ratio']} (stretch {tp['stretch_naive_ratio']})",
+                "met": tp["naive_ratio"] >= tp["target_naive_ratio"],
+            }
+        if "ping_floor_ratio" in tp:
+            out["ping_floor_ratio"] = {
+                "value": tp["ping_floor_ratio"],
+                "target": f">= {tp['target_ping_floor_ratio']}",
+                "met": tp["ping_floor_ratio"] >= tp["target_ping_floor_ratio"],
+            }
     if lat := parts.get("latency"):
         p99 = lat["service"]["p99_ms"]
         out["moderate_load_p99_ms"] = {

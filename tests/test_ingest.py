@@ -172,12 +172,18 @@ def test_other_methods_are_405_problem(client):
     assert_problem(client.get(URL), 405)
 
 
-def test_redis_down_is_503_with_retry_after(make_app, key_prefix):
-    """When Redis cannot be reached the delivery gets 503 and Retry-After, so Livepeer retries."""
-    app = make_app(make_settings(dead_redis_url(), key_prefix))
+def test_redis_down_is_503_with_retry_after(make_app, key_prefix, caplog):
+    """When Redis cannot be reached the delivery gets 503 and Retry-After, so Livepeer retries;
+    the failure is logged at error level with the Redis it tried and redis-py's reason."""
+    url = dead_redis_url()
+    app = make_app(make_settings(url, key_prefix))
     response = post_delivery(app.test_client(), delivery())
     assert_problem(response, 503)
     assert int(response.headers["Retry-After"]) > 0
+    [logged] = [r for r in caplog.records if r.getMessage().startswith("storage unavailable")]
+    assert logged.levelno == logging.ERROR
+    assert url.split("//")[1].split("/")[0] in logged.getMessage()
+    assert "refused" in logged.cause.lower() or "connect" in logged.cause.lower()
 
 
 def test_no_secret_reaches_redis(client, redis_client, key_prefix):
