@@ -180,7 +180,11 @@ def render(result: dict[str, Any]) -> str:
         if floors := tp.get("floor_ratios"):
             lines.append(
                 "   floors/baseline: "
-                + ", ".join(f"{FLOOR_NAMES[k].split(': ')[-1]} {v:.2f}" for k, v in floors.items())
+                + ", ".join(
+                    f"{FLOOR_NAMES[k].split(': ')[-1]} {v:.2f}"
+                    for k, v in floors.items()
+                    if k != "naive"  # not a floor: what a user would write instead
+                )
                 + " (the most any ingest could reach with its one Redis round trip: see README)"
             )
         if "ping_floor_ratio" in tp:
