@@ -137,3 +137,18 @@ class CommandRunner(CliRunner):
     def invoke(self, args: Any = None, **kwargs: Any) -> Result:  # type: ignore[override]
         kwargs.setdefault("catch_exceptions", False)
         return super().invoke(main, args, **kwargs)
+
+
+def stored_text(redis_client, key_prefix: str) -> str:
+    """Every key, field and value under the test's prefix, as text (rejection counters too)."""
+    dump = []
+    for key in redis_client.scan_iter(match=f"{key_prefix}:*"):
+        kind = redis_client.type(key)
+        dump.append(key)
+        if kind == b"hash":
+            dump.extend(v for kv in redis_client.hgetall(key).items() for v in kv)
+        elif kind == b"zset":
+            dump.extend(redis_client.zrange(key, 0, -1))
+        elif kind == b"string":
+            dump.append(redis_client.get(key))
+    return b"\n".join(dump).decode("utf-8", "replace")

@@ -4,7 +4,6 @@ body, a header value or a secret. Issue 17, point 1."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 
@@ -21,9 +20,8 @@ from helpers import (
 )
 from redisproc import RedisNode
 from services import service
-from test_store import Backend, update
 
-from webhook_service.ingest.delivery_log import DeliveryEntry, Origin
+from webhook_service.ingest.delivery_log import DeliveryEntry
 from webhook_service.store import Store
 from webhook_service.store.deliveries import (
     DELIVERY_LOG_MAX_AGE_MS,
@@ -251,48 +249,6 @@ def test_no_body_header_value_or_secret_is_stored_or_shown(client, redis_client,
         for log in ("deliveries", "deliveries:unverified")
     ]
     assert MARKER not in shown and MARKER not in repr(stored) and SECRET not in shown
-
-
-# --- the store, on a single Redis and on a Cluster ---------------------------------------
-
-
-@pytest.fixture(params=["single", "cluster"])
-def store(request, redis_url, key_prefix):
-    if request.param == "cluster":
-        backend = Backend(request.getfixturevalue("redis_cluster").url, cluster=True)
-    else:
-        backend = Backend(redis_url, cluster=False)
-    made = backend.store(key_prefix)
-    yield made
-    if backend.cluster:
-        keys = list(made._client.scan_iter(match=f"{key_prefix}:*", count=1000))
-        if keys:
-            made._client.delete(*keys)
-    made.close()
-
-
-def test_applying_logs_the_delivery_with_its_origin(store):
-    """The apply script (both steps on a Cluster) writes the entry: accepted, then duplicate;
-    an event without a stream (asset.*) too."""
-    origin = Origin("req-1", "198.51.100.7")
-    started = update(event_id="logged")
-    store.apply(build_update_with(started, origin))
-    store.apply(build_update_with(started, Origin("req-2", None)))
-    asset = update("asset.ready", event_id="asset-ev")
-    store.apply(build_update_with(asset, Origin("req-3", "::1"), stream_id=None))
-    found, after = store.deliveries(now_ms(), 10)
-    entries = [logged.entry for logged in found]
-    assert [(e.outcome, e.event_id, e.request_id, e.remote_addr) for e in entries] == [
-        ("accepted", "asset-ev", "req-3", "::1"),
-        ("duplicate", "logged", "req-2", None),
-        ("accepted", "logged", "req-1", "198.51.100.7"),
-    ]
-    assert entries[2].stream_id == "s1" and entries[0].stream_id is None
-    assert after is None
-
-
-def build_update_with(base, origin, **changes):
-    return dataclasses.replace(base, origin=origin, **changes)
 
 
 def test_accepting_a_delivery_is_still_one_round_trip(tmp_path, make_app, key_prefix):

@@ -58,21 +58,6 @@ def event_ids(client, stream_id: str | None) -> set[str]:
     return found
 
 
-def stored_text(redis_client, key_prefix: str) -> str:
-    """Every key, field and value under the test's prefix, as text (rejection counters too)."""
-    dump = []
-    for key in redis_client.scan_iter(match=f"{key_prefix}:*"):
-        kind = redis_client.type(key)
-        dump.append(key)
-        if kind == b"hash":
-            dump.extend(v for kv in redis_client.hgetall(key).items() for v in kv)
-        elif kind == b"zset":
-            dump.extend(redis_client.zrange(key, 0, -1))
-        elif kind == b"string":
-            dump.append(redis_client.get(key))
-    return b"\n".join(dump).decode("utf-8", "replace")
-
-
 def post_raw(client, raw: bytes, timestamp: int):
     return client.post(INGEST, data=raw, headers=signed(raw, t=timestamp)[1])
 

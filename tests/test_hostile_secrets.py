@@ -10,10 +10,10 @@ import logging
 import uuid
 
 import pytest
-from helpers import delivery, post_delivery
+from helpers import delivery, post_delivery, stored_text
 from hypothesis import given
 from hypothesis import strategies as st
-from test_hostile_reads import HOSTILE, read_everything, stored_text
+from test_hostile_reads import HOSTILE, read_everything
 
 from webhook_service.ingest.events import parse_delivery
 from webhook_service.ingest.scrub import scrub

@@ -18,6 +18,7 @@ from helpers import (
     now_ms,
     post_delivery,
     signed,
+    stored_text,
 )
 from services import service
 
@@ -215,17 +216,7 @@ def test_no_secret_reaches_redis(client, redis_client, key_prefix):
         ).status_code
         == 200
     )
-    dump = []
-    for key in redis_client.scan_iter(match=f"{key_prefix}:*"):
-        kind = redis_client.type(key)
-        dump.append(key)
-        if kind == b"hash":
-            dump.extend(v for kv in redis_client.hgetall(key).items() for v in kv)
-        elif kind == b"zset":
-            dump.extend(redis_client.zrange(key, 0, -1))
-        elif kind == b"string":
-            dump.append(redis_client.get(key))
-    text = b"\n".join(dump).decode()
+    text = stored_text(redis_client, key_prefix)
     assert "ses-1" in text  # the scan did read the stored data
     for secret in planted + [SECRET, OTHER_SECRET]:
         assert secret not in text

@@ -7,6 +7,7 @@ live on different nodes.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -15,10 +16,10 @@ from dataclasses import dataclass
 
 import pytest
 import redis
-from helpers import dead_redis_url, make_settings
+from helpers import dead_redis_url, make_settings, now_ms
 from redis.cluster import RedisCluster
 
-from webhook_service.ingest.delivery_log import DeliveryEntry
+from webhook_service.ingest.delivery_log import DeliveryEntry, Origin
 from webhook_service.ingest.events import parse_delivery
 from webhook_service.ingest.stream_update import build_update
 from webhook_service.store import (
@@ -398,3 +399,27 @@ def test_asset_failures_are_remembered_by_asset_id(store):
         "ses-a": "asset.failed",
         "ses-b": "task.failed",
     }
+
+
+def test_applying_logs_the_delivery_with_its_origin(store):
+    """The apply script (both steps on a Cluster) writes the entry: accepted, then duplicate;
+    an event without a stream (asset.*) too."""
+    origin = Origin("req-1", "198.51.100.7")
+    started = update(event_id="logged")
+    store.apply(build_update_with(started, origin))
+    store.apply(build_update_with(started, Origin("req-2", None)))
+    asset = update("asset.ready", event_id="asset-ev")
+    store.apply(build_update_with(asset, Origin("req-3", "::1"), stream_id=None))
+    found, after = store.deliveries(now_ms(), 10)
+    entries = [logged.entry for logged in found]
+    assert [(e.outcome, e.event_id, e.request_id, e.remote_addr) for e in entries] == [
+        ("accepted", "asset-ev", "req-3", "::1"),
+        ("duplicate", "logged", "req-2", None),
+        ("accepted", "logged", "req-1", "198.51.100.7"),
+    ]
+    assert entries[2].stream_id == "s1" and entries[0].stream_id is None
+    assert after is None
+
+
+def build_update_with(base, origin, **changes):
+    return dataclasses.replace(base, origin=origin, **changes)
