@@ -6,11 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+import redis
 from click.testing import CliRunner
 from fake_livepeer import FakeLivepeer
 from helpers import SECRET, TOKEN, LiveApp, auth, dead_redis_url
 
 from webhook_service.cli import main
+from webhook_service.cli.config_check import MIN_REDIS_VERSION, version_tuple
 from webhook_service.ingest.signature import format_header
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "livepeer-signature.json").read_text())
@@ -172,8 +174,26 @@ def test_check_config_passes_with_redis(redis_url):
         main, ["check-config"], env=_config_env(redis_url, LIVEPEER_API_KEY="")
     )
     assert result.exit_code == 0, result.output
-    assert "PING answered" in result.output and "LIVEPEER_API_KEY unset" in result.output
+    assert "PING answered, Redis " in result.output and "LIVEPEER_API_KEY unset" in result.output
     assert SECRET not in result.output and TOKEN not in result.output
+    version = redis.Redis.from_url(redis_url).info("server")["redis_version"]
+    assert f"Redis {version}" in result.output
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("7.0.15", (7, 0, 15)),
+        ("6.2.0", (6, 2, 0)),
+        ("6.0.9", (6, 0, 9)),
+        ("6.2-rc1", (6, 2)),
+        ("x", (0,)),
+    ],
+)
+def test_redis_versions_compare_as_numbers(version, expected):
+    """check-config refuses a Redis older than 6.2 (the delivery log's exclusive ranges)."""
+    assert version_tuple(version) == expected
+    assert (version_tuple(version) >= MIN_REDIS_VERSION) == (expected[:2] >= (6, 2))
 
 
 def test_check_config_fails_on_dead_redis():

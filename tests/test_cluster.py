@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+from helpers import SECRET
 from redis.cluster import RedisCluster
 from redisproc import Cluster, cluster_fixture
 from test_faults import (
@@ -26,6 +28,8 @@ from test_faults import (
     deliver_until_acknowledged,
 )
 from test_server import TOKEN, Server, bearer, request, server_env
+
+from webhook_service.cli import main
 
 pytestmark = pytest.mark.e2e
 
@@ -175,3 +179,20 @@ def test_workers_boot_while_no_cluster_node_answers(
     client = own_cluster.client()
     delete_prefix(client, "lpboot")
     client.close()
+
+
+def test_check_config_names_the_cluster_and_its_oldest_redis(redis_cluster: Cluster):
+    """check-config on a cluster: PING answered, the oldest node's version, exit 0."""
+    env = {
+        "LIVEPEER_WEBHOOK_SECRET": SECRET,
+        "OPS_API_TOKEN": TOKEN,
+        "REDIS_URL": redis_cluster.url,
+        "REDIS_CLUSTER": "true",
+        "LIVEPEER_API_KEY": "",
+    }
+    result = CliRunner().invoke(main, ["check-config"], env=env)
+    nodes = redis_cluster.client().info("server", target_nodes=RedisCluster.ALL_NODES)
+    oldest = min(str(info["redis_version"]) for info in nodes.values())
+    assert len(nodes) >= 3
+    assert result.exit_code == 0, result.output
+    assert f"ok   redis: PING answered, Redis {oldest} (cluster)" in result.output

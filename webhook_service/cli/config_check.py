@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from itertools import takewhile
 
 import click
 
@@ -27,12 +28,29 @@ def _check_redis(settings: Settings) -> bool:
     try:
         store = Store(connect(settings), settings.redis_key_prefix)
         store.ping()
+        versions = store.server_versions()
     except StorageError as error:
         advice = "check REDIS_URL (and REDIS_SSL_CERT_REQS for rediss://)"
         _line(False, "redis", f"{redis_error(settings, error)}; {advice}")
         return False
-    _line(True, "redis", "PING answered" + (" (cluster)" if settings.redis_cluster else ""))
+    oldest = min(versions, key=version_tuple, default="unknown")
+    where = " (cluster)" if settings.redis_cluster else ""
+    if oldest != "unknown" and version_tuple(oldest) < MIN_REDIS_VERSION:
+        needed = ".".join(map(str, MIN_REDIS_VERSION))
+        _line(False, "redis", f"Redis {oldest}{where} is older than {needed}: {MIN_REDIS_WHY}")
+        return False
+    _line(True, "redis", f"PING answered, Redis {oldest}{where}")
     return True
+
+
+# The oldest Redis the service runs on, and why (docs/deployment.md).
+MIN_REDIS_VERSION = (6, 2)
+MIN_REDIS_WHY = "GET /api/deliveries pages its Redis streams with exclusive ranges, new in 6.2"
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """`7.0.15` as (7, 0, 15); each part by its leading digits (`2-rc1` is 2, none is 0)."""
+    return tuple(int("".join(takewhile(str.isdigit, part)) or 0) for part in version.split("."))
 
 
 def _check_api(settings: Settings) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
+from redis.cluster import RedisCluster
+
 from webhook_service.store.base import StoreBase
 from webhook_service.store.connection import redis_errors
 from webhook_service.store.cursor import Cursor
@@ -21,6 +23,15 @@ class Reads(StoreBase):
         """True when Redis answers."""
         with redis_errors():
             return bool(self._client.ping())
+
+    def server_versions(self) -> list[str]:
+        """The `redis_version` of each server this store talks to (one, or a cluster's nodes)."""
+        with redis_errors():
+            if not self._cluster:
+                return [str(self._client.info("server")["redis_version"])]
+            # Every node answers: {node name: its INFO}.
+            infos = self._client.info("server", target_nodes=RedisCluster.ALL_NODES)
+        return [str(info["redis_version"]) for info in infos.values()]
 
     def get_stream(self, stream_id: str) -> dict[str, Any] | None:
         """The stream's stored attributes and sessions, or None if no event was ever applied."""
