@@ -176,7 +176,8 @@ def test_check_config_passes_with_redis(redis_url):
     assert result.exit_code == 0, result.output
     assert "PING answered, Redis " in result.output and "LIVEPEER_API_KEY unset" in result.output
     assert SECRET not in result.output and TOKEN not in result.output
-    version = redis.Redis.from_url(redis_url).info("server")["redis_version"]
+    with redis.Redis.from_url(redis_url) as client:
+        version = client.info("server")["redis_version"]
     assert f"Redis {version}" in result.output
 
 

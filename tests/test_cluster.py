@@ -191,7 +191,11 @@ def test_check_config_names_the_cluster_and_its_oldest_redis(redis_cluster: Clus
         "LIVEPEER_API_KEY": "",
     }
     result = CliRunner().invoke(main, ["check-config"], env=env)
-    nodes = redis_cluster.client().info("server", target_nodes=RedisCluster.ALL_NODES)
+    client = redis_cluster.client()
+    try:
+        nodes = client.info("server", target_nodes=RedisCluster.ALL_NODES)
+    finally:
+        client.close()
     oldest = min(str(info["redis_version"]) for info in nodes.values())
     assert len(nodes) >= 3
     assert result.exit_code == 0, result.output

@@ -255,10 +255,10 @@ def test_accepting_a_delivery_is_still_one_round_trip(tmp_path, make_app, key_pr
     """On a Redis of its own (its stats count every client): each accepted delivery is one
     top-level command (the EVALSHA) and one socket read, its log entry written inside it."""
     node = RedisNode(tmp_path, ["--save", "", "--appendonly", "no"]).start()
+    checker = node.client()
     try:
         client = make_app(make_settings(node.url, key_prefix)).test_client()
         assert post_delivery(client, delivery()).status_code == 200  # loads the script
-        checker = node.client()
         before = checker.info("stats")["total_reads_processed"]
         evalsha = checker.info("commandstats")["cmdstat_evalsha"]["calls"]
         for n in range(20):
@@ -270,6 +270,7 @@ def test_accepting_a_delivery_is_still_one_round_trip(tmp_path, make_app, key_pr
         assert stats["cmdstat_xadd"]["calls"] == 21  # inside the script
         assert len(listed(client, "?outcome=accepted&limit=200")) == 21
     finally:
+        checker.close()
         node.stop()
 
 
