@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import delivery, make_settings, signed
@@ -395,12 +396,31 @@ def raw_exchange(port: int, data: bytes, answers: int = 1, wait_for: bytes = b""
             data = rest
         sock.sendall(data)
         statuses = []
+        reader = OneReader(sock)
         for _ in range(answers):
-            response = http.client.HTTPResponse(sock)
+            response = http.client.HTTPResponse(reader)  # type: ignore[arg-type]  # a socket stand-in
             response.begin()
             response.read()
             statuses.append(response.status)
         return statuses
+
+
+class OneReader:
+    """One buffered reader for every answer read from a connection. http.client makes a reader
+    per response, and the first one can read ahead into the next pipelined answer and lose it
+    (the test then timed out waiting for an answer the server had sent)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._file = sock.makefile("rb")
+
+    def makefile(self, *_args: Any, **_kwargs: Any) -> OneReader:
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._file, name)
+
+    def close(self) -> None:
+        """http.client closes its reader after each answer: the connection's reader stays."""
 
 
 def signed_head(port: int, raw: bytes, headers: dict[str, str], *extra: str) -> bytes:
