@@ -107,6 +107,11 @@ def test_serve_on_a_cluster_stores_and_lists_deliveries(
         assert [e["id"] for e in timeline] == [idled[0].event_id, started[0].event_id]
         events = get_json(server, "/api/events?limit=200")["events"]
         assert sorted(e["id"] for e in events) == sorted(e.event_id for e in started + idled)
+        # The delivery log, written by the index step in the global slot: every answer listed.
+        logged = get_json(server, "/api/deliveries?limit=200")["deliveries"]
+        assert [d["outcome"] for d in logged] == ["duplicate"] + ["accepted"] * 16
+        assert logged[0]["event_id"] == started[0].event_id
+        assert {d["stream_id"] for d in logged} == set(streams)
         assert request(server.port, "GET", "/readyz")[0] == 200
         metrics = request(server.port, "GET", "/metrics")[2].decode()
         assert "livepeer_streams_active 8.0" in metrics.splitlines()
