@@ -147,9 +147,11 @@ def non_global_kind(text: str) -> str | None:
     (shared 100.64.0.0/10 and the like); a 6to4 address is judged by the IPv4 address
     it carries.
     """
-    kind = address_kind(text)
     address = _ip(text)
-    if kind is not None or address is None:
+    if address is None:
+        return "invalid"
+    kind = _kind(address)
+    if kind is not None:
         return kind
     if isinstance(address, ipaddress.IPv6Address) and address.sixtofour is not None:
         return non_global_kind(str(address.sixtofour))
@@ -159,15 +161,13 @@ def non_global_kind(text: str) -> str | None:
 def address_kind(text: str) -> str | None:
     """The kind of non-public address `text` is, None for a public one, "invalid" if no IP."""
     address = _ip(text)
-    if address is None:
-        return "invalid"
-    # Loopback, link-local and unspecified are also "private": name the precise kind first.
-    kinds = (
-        ("loopback", address.is_loopback),
-        ("link-local", address.is_link_local),
-        ("unspecified", address.is_unspecified),
-        ("private", address.is_private),
-        ("reserved", address.is_reserved),
-        ("multicast", address.is_multicast),
-    )
-    return next((name for name, flag in kinds if flag), None)
+    return "invalid" if address is None else _kind(address)
+
+
+# Loopback, link-local and unspecified are also "private": the precise kinds are named first.
+_KINDS = ("loopback", "link-local", "unspecified", "private", "reserved", "multicast")
+
+
+def _kind(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """The first of _KINDS `address` is (`is_loopback`, `is_link_local`, ...), or None."""
+    return next((k for k in _KINDS if getattr(address, "is_" + k.replace("-", "_"))), None)

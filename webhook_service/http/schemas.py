@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -166,16 +167,6 @@ def event_from_record(record: dict[str, Any]) -> Event:
 
 
 def delivery_from_log(logged: LoggedDelivery) -> Delivery:
-    """Build the Delivery shape from a delivery log entry."""
-    entry = logged.entry
-    return Delivery(
-        at=iso_from_ms(logged.position.ms) or "",
-        outcome=entry.outcome,
-        reason=entry.reason,
-        detail=entry.detail,
-        event_id=entry.event_id,
-        event=entry.event,
-        stream_id=entry.stream_id,
-        request_id=entry.request_id,
-        remote_addr=entry.remote_addr,
-    )
+    """Build the Delivery shape from a delivery log entry (its `at` is its position's time)."""
+    shown = {k: v for k, v in dataclasses.asdict(logged.entry).items() if k != "verified"}
+    return Delivery(at=iso_from_ms(logged.position.ms) or "", **shown)

@@ -5,15 +5,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
 
-# What an entry can say happened: the outcomes of livepeer_webhooks_total that leave a trace
-# (`storage_error` cannot: Redis is what failed), and a request with another method than POST.
-LoggedOutcome = Literal[
-    "accepted", "duplicate", "bad_signature", "stale", "malformed", "too_large", "wrong_method"
-]
-# The `outcome` filter takes any metric outcome (`storage_error` lists nothing) or wrong_method.
-FILTER_OUTCOMES = (
+# What happened to a request on the ingest route: the `outcome` of livepeer_webhooks_total.
+INGEST_OUTCOMES = (
     "accepted",
     "duplicate",
     "bad_signature",
@@ -21,8 +15,10 @@ FILTER_OUTCOMES = (
     "malformed",
     "too_large",
     "storage_error",
-    "wrong_method",
 )
+# The `outcome` filter: any of those (`storage_error` lists nothing: Redis is what failed), or a
+# request with another method than POST.
+FILTER_OUTCOMES = (*INGEST_OUTCOMES, "wrong_method")
 # Which log holds an outcome. A delivery whose signature verified goes to the verified log;
 # the rest (anyone can send them) to one with a smaller cap of its own, so junk cannot push
 # verified deliveries out. A `malformed` body can be either: signed and unparsable, or unread.

@@ -3,6 +3,7 @@ script), and the merged, newest-first listing of both logs for GET /api/deliveri
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,14 +43,14 @@ class _Log:
 
     def __init__(self, key: str, verified: bool, end: str, oldest_id: str) -> None:
         self.key, self.verified, self.end, self.oldest_id = key, verified, end, oldest_id
-        self.buffer: list[tuple[bytes, dict[bytes, bytes]]] = []
+        self.buffer: deque[tuple[bytes, dict[bytes, bytes]]] = deque()
         self.exhausted = False
 
     def request(self, pipe: Any) -> None:
         pipe.xrevrange(self.key, self.end, self.oldest_id, count=_CHUNK)
 
     def take(self, answer: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
-        self.buffer = list(answer)
+        self.buffer = deque(answer)
         self.exhausted = len(answer) < _CHUNK
         if answer:
             self.end = f"({answer[-1][0].decode()}"
@@ -112,7 +113,7 @@ class DeliveryLog(StoreBase):
                 newest = max((log for log in logs if log.buffer), key=_Log.head, default=None)
                 if newest is None:
                     return found, None
-                entry_id, stored = newest.buffer.pop(0)
+                entry_id, stored = newest.buffer.popleft()
                 scanned += 1
                 last = LogPosition.of(entry_id, newest.verified)
                 entry = DeliveryEntry.from_stored(stored, newest.verified)

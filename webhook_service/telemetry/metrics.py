@@ -24,6 +24,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from webhook_service.diagnostics.verdict import Verdict
+from webhook_service.ingest.delivery_log import INGEST_OUTCOMES
 from webhook_service.livepeer.facts import HttpResult
 
 WEBHOOKS = Counter(
@@ -71,16 +72,6 @@ REDIS_ERRORS = Counter(
 STREAMS_FORGOTTEN = Counter(
     "livepeer_streams_forgotten_total",
     "Streams removed from Redis after STREAM_RETENTION_DAYS without an event.",
-)
-
-OUTCOMES = (
-    "accepted",
-    "duplicate",
-    "bad_signature",
-    "stale",
-    "malformed",
-    "too_large",
-    "storage_error",
 )
 
 
@@ -139,7 +130,7 @@ def count_verdict(verdict: Verdict) -> None:
 
 def zero_outcomes() -> None:
     """Create the known outcome series at 0 so dashboards and rate() see them from the start."""
-    for outcome in OUTCOMES:
+    for outcome in INGEST_OUTCOMES:
         WEBHOOKS.labels(event="unknown", outcome=outcome)
 
 
